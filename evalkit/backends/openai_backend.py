@@ -1,0 +1,243 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM server, llama.cpp server, TGI, ...).
+
+Async with bounded concurrency; every request is retried with exponential backoff and full jitter on 429,
+5xx, timeouts and dropped connections, honouring Retry-After / retry-after-ms. A request that still fails
+becomes a per-item error (recorded, never cached); a rejected API key or an unreachable server stops the run
+with one clear line. The API key is read from the environment and never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import urllib.error
+import urllib.request
+from typing import Mapping
+
+import openai
+
+from evalkit.backends.base import BackendError, ResultCallback, check_roles
+from evalkit.types import Completion, Request, Usage
+
+OPENAI_URL = "https://api.openai.com/v1"
+OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant"})
+_FATAL_STATUS = {401: "API key rejected", 403: "access denied", 404: "model or endpoint not found"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 6
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    max_retry_after_s: float = 120.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff: uniform(0, min(max, base * 2**attempt))."""
+        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the server asked us to wait (retry-after-ms, or Retry-After as seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    if "retry-after-ms" in headers:
+        try:
+            return float(headers["retry-after-ms"]) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def resolve_api_key(base_url: str | None, env: dict[str, str] | os._Environ = os.environ) -> str:
+    """OPENAI_API_KEY is required for api.openai.com; local servers get a placeholder when none is set."""
+    key = env.get("EVALKIT_API_KEY") or env.get("OPENAI_API_KEY")
+    if key:
+        return key
+    if base_url is None or base_url.rstrip("/") == OPENAI_URL:
+        raise BackendError("OPENAI_API_KEY is not set: export it (or EVALKIT_API_KEY) to call api.openai.com")
+    return "EMPTY"
+
+
+def request_kwargs(model: str, request: Request, chat_template: str | None = None) -> dict[str, Any]:
+    """Map our GenerationConfig one to one onto chat.completions arguments (+ extra_body for non-OpenAI knobs)."""
+    config = request.config
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": [m.to_dict() for m in request.messages],
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+    }
+    for name in ("top_p", "seed", "presence_penalty", "frequency_penalty"):
+        value = getattr(config, name)
+        if value is not None:
+            kwargs[name] = value
+    if config.stop:
+        kwargs["stop"] = list(config.stop)
+    extra = {
+        name: getattr(config, name)
+        for name in ("top_k", "min_p", "repetition_penalty")
+        if getattr(config, name) is not None
+    }
+    if chat_template is not None:
+        extra["chat_template"] = chat_template  # understood by vLLM's server
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs
+
+
+class OpenAIBackend:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        concurrency: int = 32,
+        timeout_s: float = 600.0,
+        retry: RetryPolicy = RetryPolicy(),
+        chat_template: str | None = None,
+        identity: str | None = None,
+        allowed_roles: frozenset[str] | None = None,
+    ):
+        self.model = model
+        self.base_url = (base_url or OPENAI_URL).rstrip("/")
+        self.concurrency = max(1, concurrency)
+        self.timeout_s = timeout_s
+        self.retry = retry
+        self.chat_template = chat_template
+        self.identity = identity or f"openai@{self.base_url}"
+        # Custom roles pass through to a self-hosted server (its chat template decides); api.openai.com
+        # rejects them, so say so before sending.
+        if allowed_roles is None and base_url is None:
+            allowed_roles = OPENAI_ROLES
+        self.allowed_roles = allowed_roles
+        self._api_key = resolve_api_key(base_url)
+
+    def _client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            max_retries=0,  # retries are ours: jittered backoff and Retry-After
+            timeout=self.timeout_s,
+        )
+
+    def check_reachable(self) -> None:
+        """Fail fast with one line when the server cannot be reached or rejects the key."""
+        status = http_status(f"{self.base_url}/models", self._api_key)
+        if isinstance(status, str):
+            raise BackendError(f"cannot reach {self.base_url}: {status}")
+        if status in (401, 403):
+            raise BackendError(f"{self.base_url}: API key rejected (HTTP {status})")
+
+    def generate(self, requests: Sequence[Request], on_result: ResultCallback | None = None) -> list[Completion]:
+        check_roles(requests, self.allowed_roles, f"openai backend at {self.base_url}")
+        if not requests:
+            return []
+        return asyncio.run(self._generate_all(requests, on_result))
+
+    async def _generate_all(self, requests: Sequence[Request], on_result: ResultCallback | None) -> list[Completion]:
+        semaphore = asyncio.Semaphore(self.concurrency)
+        results: list[Completion | None] = [None] * len(requests)
+        async with self._client() as client:
+
+            async def run_one(index: int) -> None:
+                async with semaphore:
+                    completion = await self._complete_with_retries(client, requests[index])
+                results[index] = completion
+                if on_result is not None:
+                    on_result(index, completion)
+
+            tasks = [asyncio.create_task(run_one(i)) for i in range(len(requests))]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+        return [r if r is not None else Completion.failed("not run") for r in results]
+
+    async def _complete_with_retries(self, client: openai.AsyncOpenAI, request: Request) -> Completion:
+        kwargs = request_kwargs(self.model, request, self.chat_template)
+        started = time.monotonic()
+        last_error = "no attempt made"
+        for attempt in range(self.retry.max_retries + 1):
+            wait: float | None = None
+            try:
+                response = await client.chat.completions.create(**kwargs)
+                return self._to_completion(response, time.monotonic() - started)
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                if status in _FATAL_STATUS:
+                    raise BackendError(
+                        f"{self.base_url}: {_FATAL_STATUS[status]} (HTTP {status}) for model {self.model!r}: "
+                        f"{_error_message(exc)}"
+                    ) from None
+                last_error = f"HTTP {status}: {_error_message(exc)}"
+                if not (status == 429 or status == 408 or status >= 500):
+                    return Completion.failed(last_error, time.monotonic() - started)
+                wait = retry_after_seconds(exc.response.headers)
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            except (UnicodeDecodeError, ValueError) as exc:
+                # Undecodable or malformed body (e.g. non-UTF-8 bytes): the answer itself is broken.
+                return Completion.failed(f"bad response body: {type(exc).__name__}: {exc}", time.monotonic() - started)
+            if attempt == self.retry.max_retries:
+                break
+            delay = self.retry.backoff(attempt) if wait is None else min(wait, self.retry.max_retry_after_s)
+            await asyncio.sleep(delay)
+        return Completion.failed(
+            f"failed after {self.retry.max_retries + 1} attempts: {last_error}", time.monotonic() - started
+        )
+
+    @staticmethod
+    def _to_completion(response: Any, latency_s: float) -> Completion:
+        if not getattr(response, "choices", None):
+            return Completion.failed("response has no choices", latency_s)
+        choice = response.choices[0]
+        usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            finish_reason=choice.finish_reason,
+            usage=Usage(
+                int(getattr(usage, "prompt_tokens", 0) or 0),
+                int(getattr(usage, "completion_tokens", 0) or 0),
+            ),
+            latency_s=latency_s,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def http_status(url: str, api_key: str | None = None, timeout_s: float = 10.0) -> int | str:
+    """GET `url`: the HTTP status, or a one-line description of why nothing answered."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"{type(reason).__name__}: {reason}"
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return str(exc.message)[:300]

@@ -1,0 +1,189 @@
+"""The `evalkit` command line: `evalkit run`, `evalkit list`.
+
+Errors a user can fix (bad model string, unknown task, malformed data, unreachable server, missing key)
+are printed as one line `evalkit: error: ...` with exit code 2; a run whose items partly failed still
+writes its records and exits 0 (failures are counted in summary.json as n_errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from evalkit import __version__
+from evalkit.backends import BackendError, BackendOptions, build_backend
+from evalkit.backends.wrappers import CachedBackend, ProgressBackend
+from evalkit.cache import ResponseCache
+from evalkit.chat_templates import SHIPPED, load_chat_template
+from evalkit.modelspec import ModelSpecError, parse_model_string
+from evalkit.plugins import available_tasks, load_task
+from evalkit.runner import RunSettings, run_task
+from evalkit.task import TaskDataError
+
+ENGINE_FLAGS = (
+    ("tensor_parallel_size", int), ("data_parallel_size", int), ("pipeline_parallel_size", int),
+    ("max_model_len", int), ("dtype", str), ("gpu_memory_utilization", float), ("enforce_eager", None),
+    ("distributed_executor_backend", str), ("swap_space", float), ("trust_remote_code", None),
+)  # fmt: skip
+GENERATION_FLAGS = (
+    ("temperature", float), ("top_p", float), ("top_k", int), ("min_p", float), ("repetition_penalty", float),
+    ("presence_penalty", float), ("frequency_penalty", float), ("max_tokens", int), ("seed", int),
+)  # fmt: skip
+
+
+class UsageError(Exception):
+    """Bad command-line input."""
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(os.environ.get("EVALKIT_CACHE", os.path.join(base, "evalkit", "responses.sqlite")))
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evalkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="evaluate a model on tasks and write results/")
+    run.add_argument("--model", default="local:smollm2", help="model string (default: local:smollm2)")
+    run.add_argument("--tasks", default="all", help="comma-separated task names, or 'all' (default)")
+    run.add_argument("--langs", default="all", help="comma-separated languages, or 'all' (default)")
+    run.add_argument("--limit", type=int, default=None, help="first N items per task and language")
+    run.add_argument("--data", default="samples", help="'samples' (bundled, default), 'full' (pinned HF dataset) "
+                     "or a path to a JSONL file in the dataset's schema")  # fmt: skip
+    run.add_argument("--output", type=Path, default=Path("results"), help="results root (default: results)")
+    run.add_argument("--name", default=None, help="results folder name for the model (default: from the model)")
+    run.add_argument("--plugins", type=Path, action="append", default=[], help="extra folder of task plugins")
+    run.add_argument("--concurrency", type=int, default=32, help="requests in flight (openai backend)")
+    run.add_argument("--timeout", type=float, default=600.0, help="per-request timeout in seconds")
+    run.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts/resets")
+    run.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    run.add_argument("--cache-path", type=Path, default=None, help=f"SQLite cache (default: {default_cache_path()})")
+    run.add_argument("--system-prompt", default=None, help="system message added to every request")
+    run.add_argument("--chat-template", default=None, help=f"Jinja2 file or one of {', '.join(SHIPPED)} "
+                     "(vllm backend; also sent to vLLM servers)")  # fmt: skip
+    run.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    for name, kind in GENERATION_FLAGS:
+        run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, dest=name)
+    vllm = run.add_argument_group("vLLM engine arguments (also accepted as vllm:<id>?key=value&...)")
+    for name, kind in ENGINE_FLAGS:
+        flag = f"--{name.replace('_', '-')}"
+        if kind is None:
+            vllm.add_argument(flag, action="store_true", default=None, dest=f"engine_{name}")
+        else:
+            vllm.add_argument(flag, type=kind, default=None, dest=f"engine_{name}")
+
+    listing = commands.add_parser("list", help="show tasks with languages and data sources")
+    listing.add_argument("--plugins", type=Path, action="append", default=[])
+
+    export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
+    export.add_argument("target", type=Path)
+    export.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    return parser
+
+
+def _select(requested: str, available: Sequence[str], what: str) -> list[str]:
+    if requested in ("", "all"):
+        return list(available)
+    chosen = _split(requested)
+    unknown = [c for c in chosen if c not in available]
+    if unknown:
+        raise UsageError(f"unknown {what} {', '.join(map(repr, unknown))}; available: {', '.join(available)}")
+    return chosen
+
+
+def command_list(args: argparse.Namespace) -> int:
+    for name in available_tasks(args.plugins):
+        task = load_task(name, args.plugins)
+        print(f"{name}  v{task.version}  langs: {','.join(task.languages)}  metrics: {','.join(task.metrics)}")
+        for lang in task.languages:
+            source = task.sources.get(lang)
+            real = source.describe() if source else "no public dataset (use --data PATH)"
+            print(f"    {lang}: samples: tasks/{name}/samples/{lang}.jsonl | full: {real}")
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    spec = parse_model_string(args.model)
+    task_names = _select(args.tasks, available_tasks(args.plugins), "task")
+    tasks = [load_task(name, args.plugins) for name in task_names]
+    all_langs = list(dict.fromkeys(lang for t in tasks for lang in t.languages))
+    langs = _select(args.langs, all_langs, "language")
+    if args.data not in ("samples", "full") and len(tasks) > 1:
+        raise UsageError("--data PATH names one file: run one task at a time with it")
+    if args.data not in ("samples", "full") and not Path(args.data).is_file():
+        raise UsageError(f"--data {args.data!r}: not 'samples', 'full' or an existing file")
+    template_text = load_chat_template(args.chat_template) if args.chat_template else None
+    overrides: dict[str, Any] = {name: getattr(args, name) for name, _ in GENERATION_FLAGS}
+    if args.stop:
+        overrides["stop"] = tuple(args.stop)
+    engine_args = {name: getattr(args, f"engine_{name}") for name, _ in ENGINE_FLAGS}
+    options = BackendOptions(
+        concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.max_retries,
+        chat_template=template_text, engine_args={k: v for k, v in engine_args.items() if v is not None},
+    )  # fmt: skip
+    settings = RunSettings(
+        output_root=args.output, model=str(spec), model_slug=args.name or spec.slug, data=args.data,
+        limit=args.limit, generation_overrides=overrides, system_prompt=args.system_prompt,
+        chat_template=args.chat_template,
+    )  # fmt: skip
+    cache = None if args.no_cache else ResponseCache(args.cache_path or default_cache_path())
+    backend = build_backend(spec, options)
+    failures: list[str] = []
+    try:
+        wrapped = CachedBackend(backend, cache) if cache is not None else backend
+        progress = ProgressBackend(wrapped, enabled=not args.no_progress)
+        for task in tasks:
+            for lang in (lang for lang in langs if lang in task.languages):
+                try:
+                    summary = run_task(task, lang, progress, settings)
+                except TaskDataError as exc:
+                    failures.append(f"{task.name}/{lang}: {exc}")
+                    print(f"evalkit: error: {task.name}/{lang}: {exc}", file=sys.stderr)
+                    continue
+                shown = "  ".join(f"{k}={m.value:.4f}±{m.stderr:.4f}" for k, m in summary.metrics.items())
+                print(f"{task.name}/{lang}: n={summary.n} errors={summary.n_errors} {shown}")
+    finally:
+        backend.close()
+        if cache is not None:
+            cache.close()
+    print(f"results: {args.output / settings.model_slug}")
+    return 2 if failures else 0
+
+
+def _raise_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds `finally` blocks, so the embedded server is stopped
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        if args.command == "list":
+            return command_list(args)
+        if args.command == "export-smollm2":
+            from evalkit.export import export_smollm2  # noqa: PLC0415 - imports torch
+
+            print(export_smollm2(args.target, args.dtype))
+            return 0
+        return command_run(args)
+    except (UsageError, ModelSpecError, BackendError, TaskDataError, ValueError) as exc:
+        print(f"evalkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evalkit: interrupted; finished answers are in the cache, run again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

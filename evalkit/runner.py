@@ -1,0 +1,118 @@
+"""The runner: samples -> requests -> backend -> scores -> records on disk.
+
+One call of `run_task` evaluates one task in one language and writes
+results/<model-slug>/<task>/<lang>/samples.jsonl and summary.json. Answers are persisted by the cache as
+they arrive, so an interrupted run loses no finished request; records are written once all are in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from evalkit import __version__
+from evalkit.backends.base import Backend
+from evalkit.records import git_sha, run_dir, write_json, write_jsonl
+from evalkit.stats import mean_stderr
+from evalkit.task import Task
+from evalkit.types import (
+    Completion,
+    GenerationConfig,
+    Message,
+    MetricValue,
+    Request,
+    RunSummary,
+    Sample,
+    SampleRecord,
+    Score,
+    Usage,
+)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    output_root: Path = Path("results")
+    model: str = "local:smollm2"
+    model_slug: str = "local__smollm2"
+    data: str = "samples"
+    limit: int | None = None
+    generation_overrides: Mapping[str, Any] = field(default_factory=dict)
+    system_prompt: str | None = None
+    chat_template: str | None = None  # the name or path the user gave, for the summary
+
+
+def with_system_prompt(messages: Sequence[Message], system_prompt: str | None) -> tuple[Message, ...]:
+    """Add the user's system prompt; if the task already has a system message, ours goes first in it."""
+    if not system_prompt:
+        return tuple(messages)
+    if messages and messages[0].role == "system":
+        merged = Message("system", f"{system_prompt}\n\n{messages[0].content}")
+        return (merged, *messages[1:])
+    return (Message("system", system_prompt), *messages)
+
+
+def generation_config(task: Task, lang: str, overrides: Mapping[str, Any]) -> GenerationConfig:
+    base = task.generation
+    base = base.merged({"stop": tuple(dict.fromkeys((*base.stop, *task.stop_sequences(lang))))})
+    return base.merged(overrides)
+
+
+def score_one(task: Task, sample: Sample, completion: Completion, lang: str) -> tuple[Score, str | None]:
+    """Score a completion; a failed request or a scorer crash scores 0 on every metric with the error kept."""
+    zero = Score(extracted={}, values={metric: 0.0 for metric in task.metrics})
+    if not completion.ok:
+        return zero, completion.error
+    try:
+        return task.score(sample, completion.text, lang), None
+    except Exception as exc:  # noqa: BLE001 - one bad item must not sink the run; the error is recorded
+        return zero, f"scoring failed: {type(exc).__name__}: {exc}"
+
+
+def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings) -> RunSummary:
+    started_at = datetime.now(timezone.utc)
+    clock = time.monotonic()
+    samples = task.load(lang, settings.data, settings.limit)
+    fewshot = task.fewshot(lang, settings.data)
+    data_info = task.data_description(lang, settings.data)
+    config = generation_config(task, lang, settings.generation_overrides)
+    requests = [
+        Request(with_system_prompt(task.build_messages(s, lang, fewshot), settings.system_prompt), config)
+        for s in samples
+    ]
+    if hasattr(backend, "description"):
+        backend.description = f"{task.name}/{lang}"
+    completions = backend.generate(requests)
+
+    records: list[SampleRecord] = []
+    for sample, request, completion in zip(samples, requests, completions):
+        score, error = score_one(task, sample, completion, lang)
+        records.append(
+            SampleRecord(
+                id=sample.id, task=task.name, lang=lang, messages=request.messages, target=sample.target,
+                completion=completion.text, finish_reason=completion.finish_reason, extracted=score.extracted,
+                scores=score.values, error=error, usage=completion.usage, latency_s=completion.latency_s,
+                cached=completion.cached,
+            )  # fmt: skip
+        )
+    metrics = {}
+    for metric in task.metrics:
+        value, stderr = mean_stderr([r.scores[metric] for r in records])
+        metrics[metric] = MetricValue(value, stderr)
+    usage = Usage(
+        sum(r.usage.prompt_tokens for r in records), sum(r.usage.completion_tokens for r in records)
+    )
+    summary = RunSummary(
+        task=task.name, task_version=task.version, lang=lang, model=settings.model, backend=backend.identity,
+        metrics=metrics, n=len(records), n_errors=sum(r.error is not None for r in records), data=data_info,
+        generation_config=config, system_prompt=settings.system_prompt, chat_template=settings.chat_template,
+        usage=usage, evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
+        finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
+        extra={"n_cached": sum(r.cached for r in records), "fewshot": len(fewshot)},
+    )  # fmt: skip
+    out = run_dir(settings.output_root, settings.model_slug, task.name, lang)
+    write_jsonl(out / "samples.jsonl", (r.to_dict() for r in records))
+    write_json(out / "summary.json", summary.to_dict())
+    return summary

@@ -1,0 +1,173 @@
+"""What a task plugin is: a small class that maps data to messages and scores one completion.
+
+A plugin lives in `tasks/<name>/task.py` (or `<plugin-dir>/<name>/task.py`) and defines `TASK`, an instance
+of a `Task` subclass. It ships prompt templates (`prompts/<lang>.jinja`) and original samples
+(`samples/<lang>.jsonl`). Real data comes from a Hugging Face dataset pinned by revision (`DataSource`),
+or from a local JSONL file in the same schema.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Sequence
+
+import jinja2
+
+from evalkit.types import GenerationConfig, Message, Sample, Score
+
+
+class TaskDataError(ValueError):
+    """Bad task input (file, item or field); the message names it."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a language's real data lives: an HF dataset id pinned by revision."""
+
+    dataset_id: str
+    revision: str
+    split: str
+    config: str | None = None
+    fewshot_split: str | None = None
+    note: str = ""
+
+    def describe(self) -> str:
+        config = f"/{self.config}" if self.config else ""
+        return f"{self.dataset_id}{config}@{self.revision[:12]} [{self.split}]"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read a JSONL file; any bad line raises TaskDataError naming the file and line."""
+    rows: list[dict[str, Any]] = []
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TaskDataError(f"{path}: cannot read ({exc.strerror})") from None
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise TaskDataError(f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise TaskDataError(f"{path}:{number}: invalid JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise TaskDataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        row.setdefault("_line", number)
+        rows.append(row)
+    return rows
+
+
+def require_fields(row: Mapping[str, Any], names: Sequence[str], where: str) -> None:
+    for name in names:
+        value = row.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise TaskDataError(f"{where}: field {name!r} is missing or not a non-empty string")
+
+
+def load_hf_rows(source: DataSource, split: str | None = None) -> list[dict[str, Any]]:
+    """Rows of a pinned Hugging Face dataset split (needs `datasets`, imported lazily)."""
+    try:
+        import datasets  # noqa: PLC0415 - optional and slow to import
+    except ImportError:
+        raise TaskDataError("real data needs the `datasets` package: pip install 'evalkit[data]'") from None
+    try:
+        dataset = datasets.load_dataset(
+            source.dataset_id, source.config, split=split or source.split, revision=source.revision
+        )
+    except Exception as exc:  # noqa: BLE001 - network, auth, missing revision: one clear line
+        raise TaskDataError(f"cannot load {source.describe()}: {type(exc).__name__}: {exc}") from None
+    return [dict(row) for row in dataset]
+
+
+class Task:
+    """Base class of task plugins. Subclasses set the class attributes and implement the three methods."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    languages: ClassVar[tuple[str, ...]]
+    sources: ClassVar[Mapping[str, DataSource]] = {}
+    generation: ClassVar[GenerationConfig] = GenerationConfig()
+    metrics: ClassVar[tuple[str, ...]]
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(folder / "prompts")),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=False,
+            autoescape=False,
+        )
+
+    # -- plugin API ------------------------------------------------------------------------------------
+    def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
+        raise NotImplementedError
+
+    def build_messages(self, sample: Sample, lang: str, fewshot: Sequence[Sample]) -> list[Message]:
+        raise NotImplementedError
+
+    def score(self, sample: Sample, completion: str, lang: str) -> Score:
+        raise NotImplementedError
+
+    # -- shared machinery ------------------------------------------------------------------------------
+    def check_language(self, lang: str) -> None:
+        if lang not in self.languages:
+            raise TaskDataError(f"task {self.name} has no language {lang!r}; it has: {', '.join(self.languages)}")
+
+    def render(self, lang: str, **context: Any) -> str:
+        try:
+            return self._templates.get_template(f"{lang}.jinja").render(**context).strip()
+        except jinja2.TemplateNotFound:
+            raise TaskDataError(f"task {self.name}: no prompt template prompts/{lang}.jinja") from None
+
+    def samples_path(self, lang: str) -> Path:
+        return self.folder / "samples" / f"{lang}.jsonl"
+
+    def data_description(self, lang: str, data: str) -> dict[str, Any]:
+        """What summary.json records about the data a run used."""
+        if data == "samples":
+            return {"source": "samples", "path": f"tasks/{self.name}/samples/{lang}.jsonl"}
+        if data == "full":
+            source = self.sources.get(lang)
+            if source is None:
+                raise TaskDataError(
+                    f"task {self.name} has no public dataset for {lang!r}: pass a local file with --data PATH"
+                )
+            return {"source": "hf", "dataset_id": source.dataset_id, "config": source.config,
+                    "revision": source.revision, "split": source.split}  # fmt: skip
+        return {"source": "local", "path": str(Path(data).resolve())}
+
+    def load(self, lang: str, data: str, limit: int | None = None) -> list[Sample]:
+        """Items for one language from bundled samples, the pinned HF dataset ("full") or a local JSONL path."""
+        self.check_language(lang)
+        if data == "samples":
+            path = self.samples_path(lang)
+            rows, where = read_jsonl(path), str(path)
+        elif data == "full":
+            self.data_description(lang, data)  # raises when there is no public source
+            source = self.sources[lang]
+            rows, where = load_hf_rows(source), source.describe()
+        else:
+            path = Path(data)
+            rows, where = read_jsonl(path), str(path)
+        if not rows:
+            raise TaskDataError(f"{where}: no items")
+        samples = []
+        for index, row in enumerate(rows[:limit] if limit else rows):
+            location = f"{where}:{row.get('_line', index + 1)}"
+            samples.append(self.sample_from_row(row, index, location))
+        ids = [s.id for s in samples]
+        if len(set(ids)) != len(ids):
+            raise TaskDataError(f"{where}: duplicate item ids")
+        return samples
+
+    def fewshot(self, lang: str, data: str) -> list[Sample]:
+        """Few-shot exemplars; tasks without few-shot return []."""
+        return []
+
+    def stop_sequences(self, lang: str) -> tuple[str, ...]:
+        """Extra stop strings for this language (added to the task's generation config)."""
+        return ()

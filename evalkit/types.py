@@ -1,0 +1,233 @@
+"""Core value types shared by tasks, backends, the runner and the records on disk.
+
+Frozen dataclasses only: no torch / pandas imports here, so everything else can import this cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn. `role` is a free string: system, user, assistant, or a custom one like `documents`."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Message":
+        return cls(role=str(data["role"]), content=str(data["content"]))
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling settings for one request; `None` means "the backend's / model's default"."""
+
+    temperature: float = 0.0
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    n: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stop"] = list(self.stop)
+        return data
+
+    def merged(self, overrides: Mapping[str, Any]) -> "GenerationConfig":
+        """Return a copy with the non-None `overrides` applied (CLI flags over task defaults)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown generation setting(s): {', '.join(sorted(unknown))}")
+        clean = {k: (tuple(v) if k == "stop" else v) for k, v in overrides.items() if v is not None}
+        return replace(self, **clean)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a backend receives: the messages, the sampling settings, and which of n replicas this is."""
+
+    messages: tuple[Message, ...]
+    config: GenerationConfig
+    replica: int = 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated answer. `error` is set (and `text` empty) when the request failed for good."""
+
+    text: str
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    error: str | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage.to_dict(),
+            "latency_s": round(self.latency_s, 4),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], cached: bool = False) -> "Completion":
+        usage = data.get("usage") or {}
+        return cls(
+            text=data["text"],
+            finish_reason=data.get("finish_reason"),
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+            latency_s=float(data.get("latency_s", 0.0)),
+            error=data.get("error"),
+            cached=cached,
+        )
+
+    @classmethod
+    def failed(cls, error: str, latency_s: float = 0.0) -> "Completion":
+        return cls(text="", finish_reason="error", latency_s=latency_s, error=error)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark item: the task's own fields plus a stable id and the gold answer."""
+
+    id: str
+    fields: Mapping[str, Any]
+    target: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Score:
+    """What a task's scorer says of one completion: extracted answer(s) and metric values in [0, 1]."""
+
+    extracted: Mapping[str, str | None]
+    values: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One line of samples.jsonl."""
+
+    id: str
+    task: str
+    lang: str
+    messages: tuple[Message, ...]
+    target: str
+    completion: str
+    finish_reason: str | None
+    extracted: Mapping[str, str | None]
+    scores: Mapping[str, float]
+    error: str | None
+    usage: Usage
+    latency_s: float
+    cached: bool
+    replica: int = 0
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "id": self.id,
+            "task": self.task,
+            "lang": self.lang,
+            "replica": self.replica,
+            "messages": [m.to_dict() for m in self.messages],
+            "target": self.target,
+            "completion": self.completion,
+            "finish_reason": self.finish_reason,
+            "extracted": dict(self.extracted),
+            "scores": dict(self.scores),
+            "error": self.error,
+            "usage": self.usage.to_dict(),
+            "latency_s": round(self.latency_s, 4),
+            "cached": self.cached,
+        }
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    value: float
+    stderr: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": self.value, "stderr": self.stderr}
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """summary.json: everything needed to trace a number and to decide whether two runs are comparable."""
+
+    task: str
+    task_version: str
+    lang: str
+    model: str
+    backend: str
+    metrics: Mapping[str, MetricValue]
+    n: int
+    n_errors: int
+    data: Mapping[str, Any]
+    generation_config: GenerationConfig
+    system_prompt: str | None
+    chat_template: str | None
+    usage: Usage
+    evalkit_version: str
+    git_sha: str | None
+    started_at: str
+    finished_at: str
+    duration_s: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "task": self.task,
+            "task_version": self.task_version,
+            "lang": self.lang,
+            "model": self.model,
+            "backend": self.backend,
+            "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
+            "n": self.n,
+            "n_errors": self.n_errors,
+            "data": dict(self.data),
+            "generation_config": self.generation_config.to_dict(),
+            "system_prompt": self.system_prompt,
+            "chat_template": self.chat_template,
+            "usage": self.usage.to_dict(),
+            "evalkit_version": self.evalkit_version,
+            "git_sha": self.git_sha,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": round(self.duration_s, 3),
+            "extra": dict(self.extra),
+        }

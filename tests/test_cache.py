@@ -1,0 +1,48 @@
+from dataclasses import replace
+
+from evalkit.cache import ResponseCache, cache_key
+from evalkit.types import Completion, GenerationConfig, Message, Request, Usage
+
+BASE = Request((Message("user", "Сколько будет 2+2?"),), GenerationConfig(temperature=0.0, max_tokens=32))
+
+
+def test_key_depends_on_everything_that_changes_the_answer():
+    key = cache_key("openai@http://a/v1", "m", BASE)
+    variants = [
+        cache_key("openai@http://b/v1", "m", BASE),
+        cache_key("openai@http://a/v1", "m2", BASE),
+        cache_key("openai@http://a/v1", "m", replace(BASE, messages=(Message("user", "Сколько будет 2+3?"),))),
+        cache_key("openai@http://a/v1", "m", replace(BASE, messages=(Message("system", "Сколько будет 2+2?"),))),
+        cache_key("openai@http://a/v1", "m", replace(BASE, config=replace(BASE.config, temperature=0.7))),
+        cache_key("openai@http://a/v1", "m", replace(BASE, config=replace(BASE.config, top_k=40))),
+        cache_key("openai@http://a/v1", "m", replace(BASE, config=replace(BASE.config, stop=("\n",)))),
+        cache_key("openai@http://a/v1", "m", replace(BASE, config=replace(BASE.config, seed=1))),
+        cache_key("openai@http://a/v1", "m", replace(BASE, replica=1)),
+    ]
+    assert len({key, *variants}) == len(variants) + 1
+    assert cache_key("openai@http://a/v1", "m", BASE) == key  # stable
+
+
+def test_round_trip_persists_and_skips_errors(tmp_path):
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    good = Completion("Ответ: 4", "stop", Usage(10, 3), 0.5)
+    cache.put("k1", good)
+    cache.put("k2", Completion.failed("HTTP 500"))
+    cache.close()
+    reopened = ResponseCache(path)
+    found = reopened.get_many(["k1", "k2", "k3"])
+    assert set(found) == {"k1"}
+    assert found["k1"].text == "Ответ: 4" and found["k1"].usage == Usage(10, 3) and found["k1"].cached
+    assert len(reopened) == 1
+
+
+def test_corrupt_cache_file_gets_a_clear_error(tmp_path):
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    try:
+        ResponseCache(path)
+    except RuntimeError as exc:
+        assert str(path) in str(exc) and "--no-cache" in str(exc)
+    else:
+        raise AssertionError("a corrupt cache must be refused")

@@ -1,0 +1,65 @@
+import json
+
+from evalkit.records import atomic_write_text, write_jsonl
+from evalkit.runner import with_system_prompt
+from evalkit.types import (
+    SCHEMA_VERSION, Completion, GenerationConfig, Message, MetricValue, RunSummary, SampleRecord, Usage,
+)
+
+
+def test_sample_record_is_versioned_and_json_safe():
+    record = SampleRecord(
+        id="ru-001", task="gsm8k", lang="ru", messages=(Message("user", "Задача"),), target="42",
+        completion="Ответ: 42", finish_reason="stop", extracted={"strict": "42"}, scores={"em": 1.0},
+        error=None, usage=Usage(5, 2), latency_s=0.123456, cached=False,
+    )
+    data = json.loads(json.dumps(record.to_dict(), ensure_ascii=False))
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["messages"] == [{"role": "user", "content": "Задача"}]
+    assert data["usage"] == {"prompt_tokens": 5, "completion_tokens": 2}
+    assert data["latency_s"] == 0.1235
+
+
+def test_summary_carries_the_full_generation_config():
+    config = GenerationConfig(temperature=0.3, top_k=40, stop=("x",))
+    summary = RunSummary(
+        task="gsm8k", task_version="1.0", lang="pl", model="local:smollm2", backend="b",
+        metrics={"em": MetricValue(0.5, 0.1)}, n=2, n_errors=0, data={"source": "samples"},
+        generation_config=config, system_prompt=None, chat_template=None, usage=Usage(), evalkit_version="0",
+        git_sha=None, started_at="s", finished_at="f", duration_s=1.0,
+    )
+    data = summary.to_dict()
+    assert data["generation_config"]["top_k"] == 40 and data["generation_config"]["stop"] == ["x"]
+    assert data["metrics"] == {"em": {"value": 0.5, "stderr": 0.1}}
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "a" / "samples.jsonl"
+    write_jsonl(target, [{"x": "ł"}, {"x": 2}])
+    atomic_write_text(target, target.read_text(encoding="utf-8"))
+    assert [p.name for p in target.parent.iterdir()] == ["samples.jsonl"]
+    assert [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()] == [{"x": "ł"}, {"x": 2}]
+
+
+def test_generation_config_merge_rejects_unknown_settings():
+    config = GenerationConfig().merged({"temperature": 0.7, "top_p": None})
+    assert config.temperature == 0.7 and config.top_p is None
+    try:
+        GenerationConfig().merged({"temprature": 1})
+    except ValueError as exc:
+        assert "temprature" in str(exc)
+    else:
+        raise AssertionError
+
+
+def test_system_prompt_is_added_or_merged():
+    user = Message("user", "q")
+    assert with_system_prompt([user], "Ты помощник.") == (Message("system", "Ты помощник."), user)
+    merged = with_system_prompt([Message("system", "Task rules."), user], "Ты помощник.")
+    assert merged == (Message("system", "Ты помощник.\n\nTask rules."), user)
+    assert with_system_prompt([user], None) == (user,)
+
+
+def test_failed_completion_is_marked():
+    failed = Completion.failed("HTTP 500")
+    assert not failed.ok and failed.text == "" and failed.error == "HTTP 500"
