@@ -44,7 +44,9 @@ class ResponseCache:
                 " key TEXT PRIMARY KEY, completion TEXT NOT NULL, created REAL NOT NULL)"
             )
         except sqlite3.DatabaseError as exc:
-            raise RuntimeError(f"response cache {self.path} cannot be opened: {exc} (remove it or pass --no-cache)") from exc
+            raise RuntimeError(
+                f"response cache {self.path} cannot be opened: {exc} (remove it or pass --no-cache)"
+            ) from exc
 
     def get_many(self, keys: list[str]) -> dict[str, Completion]:
         found: dict[str, Completion] = {}

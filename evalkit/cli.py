@@ -11,8 +11,9 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evalkit import __version__
 from evalkit.backends import BackendError, BackendOptions, build_backend
@@ -21,7 +22,7 @@ from evalkit.cache import ResponseCache
 from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.modelspec import ModelSpecError, parse_model_string
 from evalkit.plugins import available_tasks, load_task
-from evalkit.runner import RunSettings, run_task
+from evalkit.runner import RunSettings, execute_run, prepare_run
 from evalkit.task import TaskDataError
 
 ENGINE_FLAGS = (
@@ -137,28 +138,23 @@ def command_run(args: argparse.Namespace) -> int:
         limit=args.limit, generation_overrides=overrides, system_prompt=args.system_prompt,
         chat_template=args.chat_template,
     )  # fmt: skip
+    # Read and validate every task's data before a backend (a server, a GPU engine) is started.
+    prepared = [prepare_run(task, lang, settings) for task in tasks for lang in langs if lang in task.languages]
     cache = None if args.no_cache else ResponseCache(args.cache_path or default_cache_path())
     backend = build_backend(spec, options)
-    failures: list[str] = []
     try:
         wrapped = CachedBackend(backend, cache) if cache is not None else backend
         progress = ProgressBackend(wrapped, enabled=not args.no_progress)
-        for task in tasks:
-            for lang in (lang for lang in langs if lang in task.languages):
-                try:
-                    summary = run_task(task, lang, progress, settings)
-                except TaskDataError as exc:
-                    failures.append(f"{task.name}/{lang}: {exc}")
-                    print(f"evalkit: error: {task.name}/{lang}: {exc}", file=sys.stderr)
-                    continue
-                shown = "  ".join(f"{k}={m.value:.4f}±{m.stderr:.4f}" for k, m in summary.metrics.items())
-                print(f"{task.name}/{lang}: n={summary.n} errors={summary.n_errors} {shown}")
+        for run in prepared:
+            summary = execute_run(run, progress, settings)
+            shown = "  ".join(f"{k}={m.value:.4f}±{m.stderr:.4f}" for k, m in summary.metrics.items())
+            print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}")
     finally:
         backend.close()
         if cache is not None:
             cache.close()
     print(f"results: {args.output / settings.model_slug}")
-    return 2 if failures else 0
+    return 0
 
 
 def _raise_on_sigterm(signum: int, frame: Any) -> None:

@@ -19,11 +19,15 @@ def export_smollm2(target: Path, dtype: str = "float32") -> Path:
         return target
     try:
         import torch  # noqa: PLC0415 - optional, heavy
-        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig  # noqa: PLC0415
     except ImportError as exc:
         raise BackendError(f"export needs torch, transformers and gguf ({exc}): run `make setup-vllm`") from None
     gguf = smollm2_gguf_path()
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=getattr(torch, dtype))
+    # dequantize=True yields plain tensors; without it the model stays "GGUF-quantised" and cannot be saved.
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype=getattr(torch, dtype),
+        quantization_config=GgufConfig(gguf_file=gguf.name, dequantize=True),
+    )  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(target), safe_serialization=True)

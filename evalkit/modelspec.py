@@ -12,8 +12,9 @@ client settings for openai). Values are parsed as int, float, bool (true/false) 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 KINDS = ("local", "openai", "vllm")
@@ -88,7 +89,8 @@ def parse_model_string(text: str) -> ModelSpec:
         raise ModelSpecError(f"model string {text!r} names no model")
     if kind == "local":
         if rest not in LOCAL_MODELS:
-            raise ModelSpecError(f"unknown local model {rest!r} in {text!r}; embedded models: {', '.join(LOCAL_MODELS)}")
+            known = ", ".join(LOCAL_MODELS)
+            raise ModelSpecError(f"unknown local model {rest!r} in {text!r}; embedded models: {known}")
         if base_url:
             raise ModelSpecError(f"local models take no base URL: {text!r}")
     if kind == "vllm" and base_url:

@@ -6,8 +6,8 @@ Nothing is discovered at import time; a task's module is imported only when the 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from evalkit.task import Task, TaskDataError
 

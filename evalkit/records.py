@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from evalkit import __version__
 

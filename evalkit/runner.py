@@ -8,10 +8,11 @@ they arrive, so an interrupted run loses no finished request; records are writte
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from evalkit import __version__
 from evalkit.backends.base import Backend
@@ -71,23 +72,46 @@ def score_one(task: Task, sample: Sample, completion: Completion, lang: str) -> 
         return zero, f"scoring failed: {type(exc).__name__}: {exc}"
 
 
-def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings) -> RunSummary:
-    started_at = datetime.now(timezone.utc)
-    clock = time.monotonic()
+@dataclass(frozen=True)
+class PreparedRun:
+    """One task x language, read and turned into requests, before any backend is touched."""
+
+    task: Task
+    lang: str
+    samples: list[Sample]
+    fewshot: list[Sample]
+    requests: list[Request]
+    config: GenerationConfig
+    data_info: Mapping[str, Any]
+
+
+def prepare_run(task: Task, lang: str, settings: RunSettings) -> PreparedRun:
+    """Load and validate the data and build every request (raises TaskDataError naming file/item/field)."""
     samples = task.load(lang, settings.data, settings.limit)
     fewshot = task.fewshot(lang, settings.data)
-    data_info = task.data_description(lang, settings.data)
     config = generation_config(task, lang, settings.generation_overrides)
     requests = [
         Request(with_system_prompt(task.build_messages(s, lang, fewshot), settings.system_prompt), config)
         for s in samples
     ]
+    return PreparedRun(task, lang, samples, fewshot, requests, config, task.data_description(lang, settings.data))
+
+
+def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings) -> RunSummary:
+    return execute_run(prepare_run(task, lang, settings), backend, settings)
+
+
+def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings) -> RunSummary:
+    """Send the requests, score the answers and write samples.jsonl + summary.json."""
+    task, lang = prepared.task, prepared.lang
+    started_at = datetime.now(timezone.utc)
+    clock = time.monotonic()
     if hasattr(backend, "description"):
         backend.description = f"{task.name}/{lang}"
-    completions = backend.generate(requests)
+    completions = backend.generate(prepared.requests)
 
     records: list[SampleRecord] = []
-    for sample, request, completion in zip(samples, requests, completions):
+    for sample, request, completion in zip(prepared.samples, prepared.requests, completions, strict=True):
         score, error = score_one(task, sample, completion, lang)
         records.append(
             SampleRecord(
@@ -106,11 +130,11 @@ def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings) -> 
     )
     summary = RunSummary(
         task=task.name, task_version=task.version, lang=lang, model=settings.model, backend=backend.identity,
-        metrics=metrics, n=len(records), n_errors=sum(r.error is not None for r in records), data=data_info,
-        generation_config=config, system_prompt=settings.system_prompt, chat_template=settings.chat_template,
+        metrics=metrics, n=len(records), n_errors=sum(r.error is not None for r in records), data=prepared.data_info,
+        generation_config=prepared.config, system_prompt=settings.system_prompt, chat_template=settings.chat_template,
         usage=usage, evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
         finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
-        extra={"n_cached": sum(r.cached for r in records), "fewshot": len(fewshot)},
+        extra={"n_cached": sum(r.cached for r in records), "fewshot": len(prepared.fewshot)},
     )  # fmt: skip
     out = run_dir(settings.output_root, settings.model_slug, task.name, lang)
     write_jsonl(out / "samples.jsonl", (r.to_dict() for r in records))

@@ -5,8 +5,9 @@ Frozen dataclasses only: no torch / pandas imports here, so everything else can 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 SCHEMA_VERSION = 1
 
@@ -22,7 +23,7 @@ class Message:
         return {"role": self.role, "content": self.content}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Message":
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
         return cls(role=str(data["role"]), content=str(data["content"]))
 
 
@@ -47,7 +48,7 @@ class GenerationConfig:
         data["stop"] = list(self.stop)
         return data
 
-    def merged(self, overrides: Mapping[str, Any]) -> "GenerationConfig":
+    def merged(self, overrides: Mapping[str, Any]) -> GenerationConfig:
         """Return a copy with the non-None `overrides` applied (CLI flags over task defaults)."""
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known
@@ -100,7 +101,7 @@ class Completion:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], cached: bool = False) -> "Completion":
+    def from_dict(cls, data: Mapping[str, Any], cached: bool = False) -> Completion:
         usage = data.get("usage") or {}
         return cls(
             text=data["text"],
@@ -112,7 +113,7 @@ class Completion:
         )
 
     @classmethod
-    def failed(cls, error: str, latency_s: float = 0.0) -> "Completion":
+    def failed(cls, error: str, latency_s: float = 0.0) -> Completion:
         return cls(text="", finish_reason="error", latency_s=latency_s, error=error)
 
 

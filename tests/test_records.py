@@ -3,7 +3,14 @@ import json
 from evalkit.records import atomic_write_text, write_jsonl
 from evalkit.runner import with_system_prompt
 from evalkit.types import (
-    SCHEMA_VERSION, Completion, GenerationConfig, Message, MetricValue, RunSummary, SampleRecord, Usage,
+    SCHEMA_VERSION,
+    Completion,
+    GenerationConfig,
+    Message,
+    MetricValue,
+    RunSummary,
+    SampleRecord,
+    Usage,
 )
 
 

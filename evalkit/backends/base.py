@@ -7,7 +7,8 @@ the caller's thread, so wrappers can persist answers before the whole batch is d
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from evalkit.types import Completion, Request
 

@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from evalkit.backends.base import BackendError, ResultCallback
 from evalkit.backends.openai_backend import OpenAIBackend, RetryPolicy, http_status
@@ -78,7 +78,7 @@ class LlamaCppServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> "LlamaCppServer":
+    def start(self) -> LlamaCppServer:
         try:
             importlib.metadata.version("llama_cpp_python")
         except importlib.metadata.PackageNotFoundError:
@@ -132,7 +132,7 @@ class LlamaCppServer:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
-    def __enter__(self) -> "LlamaCppServer":
+    def __enter__(self) -> LlamaCppServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -160,6 +160,7 @@ class LocalBackend:
                 retry=retry,
                 identity=self.identity,
                 allowed_roles=LLAMA_CPP_ROLES,
+                label="local:smollm2 (llama.cpp server)",
             )
         except BaseException:
             self.server.stop()

@@ -13,12 +13,11 @@ import email.utils
 import os
 import random
 import time
-from dataclasses import dataclass
-from typing import Any, Sequence
-
 import urllib.error
 import urllib.request
-from typing import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import openai
 
@@ -109,6 +108,7 @@ class OpenAIBackend:
         chat_template: str | None = None,
         identity: str | None = None,
         allowed_roles: frozenset[str] | None = None,
+        label: str | None = None,
     ):
         self.model = model
         self.base_url = (base_url or OPENAI_URL).rstrip("/")
@@ -122,6 +122,7 @@ class OpenAIBackend:
         if allowed_roles is None and base_url is None:
             allowed_roles = OPENAI_ROLES
         self.allowed_roles = allowed_roles
+        self.label = label or f"openai backend at {self.base_url}"
         self._api_key = resolve_api_key(base_url)
 
     def _client(self) -> openai.AsyncOpenAI:
@@ -141,7 +142,7 @@ class OpenAIBackend:
             raise BackendError(f"{self.base_url}: API key rejected (HTTP {status})")
 
     def generate(self, requests: Sequence[Request], on_result: ResultCallback | None = None) -> list[Completion]:
-        check_roles(requests, self.allowed_roles, f"openai backend at {self.base_url}")
+        check_roles(requests, self.allowed_roles, self.label)
         if not requests:
             return []
         return asyncio.run(self._generate_all(requests, on_result))

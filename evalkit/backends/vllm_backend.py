@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from evalkit.backends.base import BackendError, ResultCallback
 from evalkit.types import Completion, GenerationConfig, Request, Usage

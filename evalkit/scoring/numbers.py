@@ -108,7 +108,7 @@ def extract_last(text: str, lang: str = "ru") -> str | None:
 def extract_anchored(text: str, lang: str = "ru") -> str | None:
     """Strict reading: the first number after the last answer anchor; None without an anchor or a number."""
     last = None
-    for last in _ANCHOR.finditer(text):
+    for last in _ANCHOR.finditer(text):  # noqa: B007 - keep the last anchor
         pass
     if last is None:
         return None

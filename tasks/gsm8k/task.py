@@ -20,8 +20,9 @@ Data (pinned; see README "Data sources"):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from evalkit.scoring.numbers import canonical_target, extract_anchored, extract_last
 from evalkit.task import DataSource, Task, TaskDataError, load_hf_rows, read_jsonl, require_fields

@@ -1,0 +1,147 @@
+"""Client overhead of evalkit's openai backend against a loopback stub that answers instantly.
+
+5,000 chat requests at concurrency 64, measured side by side in one run:
+  bare     a bare asyncio loop: the same openai AsyncOpenAI client, a semaphore, gather
+  evalkit  CachedBackend(OpenAIBackend) with an empty cache (retries, accounting, per-answer SQLite commit)
+  warm     the same requests again: every answer from the cache, zero backend calls
+  lm-eval  lm-evaluation-harness's `local-chat-completions` model (num_concurrent=64), if installed
+Targets: evalkit / bare <= 1.25; warm / cold <= 0.05 with 0 backend calls.
+The stub runs in its own process so client and server do not share one interpreter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import openai
+
+from evalkit.backends.openai_backend import OpenAIBackend
+from evalkit.backends.wrappers import CachedBackend
+from evalkit.cache import ResponseCache
+from evalkit.types import GenerationConfig, Message, Request
+
+N_REQUESTS = 5000
+CONCURRENCY = 64
+
+
+def start_stub(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    ready = workdir / "port"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "evalkit.testing.openai_stub", "--port", "0", "--ready-file", str(ready)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not (ready.exists() and ready.read_text().strip()):
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError("the stub server did not start")
+        time.sleep(0.05)
+    return process, f"http://127.0.0.1:{int(ready.read_text().strip())}/v1"
+
+
+def make_requests() -> list[Request]:
+    config = GenerationConfig(temperature=0.0, max_tokens=16)
+    return [Request((Message("user", f"Сколько будет {i} + {i}?"),), config) for i in range(N_REQUESTS)]
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def bare_loop(base_url: str, requests: list[Request]) -> None:
+    async def main() -> None:
+        semaphore = asyncio.Semaphore(CONCURRENCY)
+        async with openai.AsyncOpenAI(api_key="EMPTY", base_url=base_url, max_retries=0) as client:
+
+            async def one(request: Request) -> str:
+                async with semaphore:
+                    response = await client.chat.completions.create(
+                        model="stub-model", messages=[m.to_dict() for m in request.messages],
+                        temperature=0.0, max_tokens=16,
+                    )  # fmt: skip
+                    return response.choices[0].message.content or ""
+
+            await asyncio.gather(*(one(r) for r in requests))
+
+    asyncio.run(main())
+
+
+class CountingBackend:
+    """Counts what reaches the real backend, to prove a warm run sends nothing."""
+
+    def __init__(self, inner: OpenAIBackend):
+        self.inner, self.identity, self.model, self.calls = inner, inner.identity, inner.model, 0
+
+    def generate(self, requests, on_result=None):  # type: ignore[no-untyped-def]
+        self.calls += len(requests)
+        return self.inner.generate(requests, on_result)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def lm_eval_loop(base_url: str, requests: list[Request]) -> float | None:
+    try:
+        from lm_eval.api.instance import Instance
+        from lm_eval.models.api_models import JsonChatStr
+        from lm_eval.models.openai_completions import LocalChatCompletion
+    except ImportError:
+        return None
+    model = LocalChatCompletion(
+        base_url=f"{base_url}/chat/completions", model="stub-model", num_concurrent=CONCURRENCY,
+        tokenizer_backend=None, tokenized_requests=False, max_gen_toks=16, max_retries=3,
+    )  # fmt: skip
+    instances = [
+        Instance("generate_until", {}, (JsonChatStr(json.dumps([m.to_dict() for m in r.messages])),
+                                        {"until": [], "max_gen_toks": 16, "temperature": 0.0}), i)
+        for i, r in enumerate(requests)
+    ]  # fmt: skip
+    return timed(lambda: model.generate_until(instances, disable_tqdm=True))
+
+
+def main() -> dict[str, float | int | None]:
+    requests = make_requests()
+    with tempfile.TemporaryDirectory() as tmp:
+        stub, base_url = start_stub(Path(tmp))
+        try:
+            bare_loop(base_url, requests[:200])  # warm up connections and imports
+            bare_a = timed(lambda: bare_loop(base_url, requests))
+            cache = ResponseCache(Path(tmp) / "cache.sqlite")
+            counting = CountingBackend(OpenAIBackend("stub-model", base_url=base_url, concurrency=CONCURRENCY))
+            cold = timed(lambda: CachedBackend(counting, cache).generate(requests))
+            cold_calls = counting.calls
+            counting.calls = 0
+            warm = timed(lambda: CachedBackend(counting, cache).generate(requests))
+            bare_b = timed(lambda: bare_loop(base_url, requests))
+            lm_eval = lm_eval_loop(base_url, requests)
+        finally:
+            stub.terminate()
+            stub.wait(timeout=10)
+    bare = min(bare_a, bare_b)
+    result = {
+        "requests": N_REQUESTS, "concurrency": CONCURRENCY,
+        "bare_s": round(bare, 3), "evalkit_cold_s": round(cold, 3), "evalkit_warm_s": round(warm, 3),
+        "lm_eval_s": round(lm_eval, 3) if lm_eval else None,
+        "evalkit_over_bare": round(cold / bare, 3), "warm_over_cold": round(warm / cold, 4),
+        "warm_backend_calls": counting.calls, "cold_backend_calls": cold_calls,
+        "evalkit_over_lm_eval": round(cold / lm_eval, 3) if lm_eval else None,
+    }  # fmt: skip
+    return result
+
+
+if __name__ == "__main__":
+    figures = main()
+    print(json.dumps(figures, indent=2))
+    print(f"evalkit / bare asyncio loop: {figures['evalkit_over_bare']} (target <= 1.25)")
+    print(f"warm cache / cold run: {figures['warm_over_cold']} with {figures['warm_backend_calls']} backend calls "
+          "(target <= 0.05, 0 calls)")  # fmt: skip
+    if figures["evalkit_over_lm_eval"] is not None:
+        print(f"evalkit / lm-eval local-chat-completions: {figures['evalkit_over_lm_eval']}")
