@@ -1,7 +1,7 @@
 """Client overhead of evalkit's openai backend against a loopback stub that answers instantly.
 
 5,000 chat requests at concurrency 64, measured side by side in one run:
-  bare     a bare asyncio loop: the same openai AsyncOpenAI client, a semaphore, gather
+  bare     a bare asyncio loop: the same openai client, transport and request call, a semaphore, gather
   evalkit  CachedBackend(OpenAIBackend) with an empty cache (retries, accounting, per-answer SQLite commit)
   warm     the same requests again: every answer from the cache, zero backend calls
   lm-eval  lm-evaluation-harness's `local-chat-completions` model (num_concurrent=64), if installed
@@ -20,9 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import openai
-
-from evalkit.backends.openai_backend import OpenAIBackend
+from evalkit.backends.openai_backend import OpenAIBackend, make_async_client
 from evalkit.backends.wrappers import CachedBackend
 from evalkit.cache import ResponseCache
 from evalkit.types import GenerationConfig, Message, Request
@@ -59,15 +57,13 @@ def timed(fn: Callable[[], object]) -> float:
 def bare_loop(base_url: str, requests: list[Request]) -> None:
     async def main() -> None:
         semaphore = asyncio.Semaphore(CONCURRENCY)
-        async with openai.AsyncOpenAI(api_key="EMPTY", base_url=base_url, max_retries=0) as client:
+        async with make_async_client("EMPTY", base_url, 600.0) as client:
 
-            async def one(request: Request) -> str:
+            async def one(request: Request) -> bytes:
+                body = {"model": "stub-model", "messages": [m.to_dict() for m in request.messages],
+                        "temperature": 0.0, "max_tokens": 16}  # fmt: skip
                 async with semaphore:
-                    response = await client.chat.completions.create(
-                        model="stub-model", messages=[m.to_dict() for m in request.messages],
-                        temperature=0.0, max_tokens=16,
-                    )  # fmt: skip
-                    return response.choices[0].message.content or ""
+                    return await client.post("/chat/completions", body=body, cast_to=bytes)
 
             await asyncio.gather(*(one(r) for r in requests))
 

@@ -9,6 +9,8 @@ import time
 from conftest import ROOT
 from evalkit.testing.openai_stub import OpenAIStub
 
+TOTAL = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in (ROOT / "tasks/gsm8k/samples").glob("*.jsonl"))
+
 
 def results(root):
     rows = {}
@@ -40,14 +42,14 @@ def test_kill_9_then_resume(tmp_path, evalkit_env, evalkit_exe):
             persisted = db.execute("SELECT COUNT(*) FROM completions").fetchone()[0]
         arrivals_before = stub.total_arrivals
         assert persisted >= 10
-        assert not (tmp_path / "run").exists() or len(results(tmp_path / "run")) < 48
+        assert not (tmp_path / "run").exists() or len(results(tmp_path / "run")) < TOTAL
 
         resumed = subprocess.run(command(evalkit_exe, stub, tmp_path / "run", cache), env=evalkit_env, cwd=ROOT,
                                  capture_output=True, text=True, timeout=120)  # fmt: skip
         assert resumed.returncode == 0, resumed.stderr[-2000:]
         resent = stub.total_arrivals - arrivals_before
         total_items = len(results(tmp_path / "run"))
-        assert total_items == 48
+        assert total_items == TOTAL
         # Exactly the items that were not yet in the cache were sent again; none that had completed.
         assert resent == total_items - persisted
 

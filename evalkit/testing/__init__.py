@@ -1,0 +1,1 @@
+"""Test helpers that ship with evalkit (a misbehaving OpenAI-compatible stub server)."""
