@@ -14,7 +14,7 @@ English. On Slavic output they go wrong: "1 234 руб." becomes 234, "3,5" beco
 * '-' or U+2212 is a minus only when it does not follow a letter or digit ("10-3" is 10 and 3);
 * currency signs and words around a number are ignored ("1 234 ₽", "$1,234", "12,50 zł").
 
-`extract_anchored` is the *strict* reading (the first number after the last answer anchor: ####,
+`extract_anchored` is the *strict* reading (the first number on the line after the last answer anchor: ####,
 Ответ:, Odpowiedź:, Відповідь:, Odpověď:, Answer:, "The answer is", \\boxed{); `extract_last` is the
 *flexible* one (the last number anywhere). Both return a canonical string ("1234", "3.5", "-5") or None.
 """
@@ -106,13 +106,16 @@ def extract_last(text: str, lang: str = "ru") -> str | None:
 
 
 def extract_anchored(text: str, lang: str = "ru") -> str | None:
-    """Strict reading: the first number after the last answer anchor; None without an anchor or a number."""
+    """Strict reading: the first number after the last answer anchor, on its line (or the next non-empty line
+    when the anchor ends its line); None without an anchor or such a number."""
     last = None
     for last in _ANCHOR.finditer(text):  # noqa: B007 - keep the last anchor
         pass
     if last is None:
         return None
-    numbers = find_numbers(text[last.end() :], lang)
+    # The answer is on the anchor's line, or on the next non-empty line when the anchor stands alone.
+    rest = text[last.end() :].lstrip(" \t\r\n*_:")
+    numbers = find_numbers(rest.split("\n", 1)[0], lang)
     return numbers[0] if numbers else None
 
 
