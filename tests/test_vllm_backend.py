@@ -45,7 +45,7 @@ def test_backend_generates_maps_settings_and_applies_chat_templates(smollm2_hf):
     result = subprocess.run([sys.executable, str(ROOT / "tests" / "vllm_checks.py"), str(smollm2_hf)],
                             capture_output=True, text=True, timeout=900, env=vllm_env(), cwd=ROOT)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = json.loads(next(line[7:] for line in result.stdout.splitlines() if line.startswith("RESULT ")))
     texts = out["texts"]
     assert "Paris" in texts[0]
     assert texts[0] == texts[1]  # greedy is deterministic

@@ -14,11 +14,11 @@ if __name__ == "__main__":
     model_dir = sys.argv[1]
     engine = {"dtype": "float32", "enforce_eager": True, "gpu_memory_utilization": 0.3, "max_model_len": 2048}
     backend = VLLMBackend(model_dir, engine)
-    question = (Message("system", "Answer briefly."), Message("user", "What is the capital of France?"))
+    question = (Message("user", "What is the capital of France?"),)
     greedy = GenerationConfig(temperature=0.0, max_tokens=24)
     sampled = GenerationConfig(temperature=0.9, top_p=0.9, top_k=20, min_p=0.05, repetition_penalty=1.1,
                                max_tokens=24, seed=7)  # fmt: skip
-    documents = (Message("documents", '[{"doc_id": 0, "content": "Paris is the capital."}]'), question[1])
+    documents = (Message("documents", '[{"doc_id": 0, "content": "Paris is the capital."}]'), question[0])
     stop_at_paris = greedy.merged({"stop": ("Paris",)})
     requests = [Request(question, greedy), Request(question, greedy), Request(question, sampled),
                 Request(question, sampled), Request(documents, greedy), Request(question, stop_at_paris)]
@@ -34,7 +34,7 @@ if __name__ == "__main__":
     )
     chatml_prompt = tokenizer.apply_chat_template([m.to_dict() for m in question], tokenize=False,
                                                   add_generation_prompt=True)  # fmt: skip
-    print(json.dumps({
+    print("RESULT " + json.dumps({
         "identity": backend.identity,
         "texts": [c.text for c in completions],
         "finish": [c.finish_reason for c in completions],

@@ -1,1 +1,1 @@
-"""Test helpers that ship with evalkit (a misbehaving OpenAI-compatible stub server)."""
+"""Test helpers that ship with evalkit (an OpenAI-compatible stub server that can misbehave on purpose)."""

@@ -1,16 +1,16 @@
-"""A small OpenAI-compatible chat server on loopback that can misbehave on purpose.
+"""A small OpenAI-compatible chat server on 127.0.0.1 that can misbehave on purpose.
 
-Used by evalkit's fault-injection and resume tests and by the throughput benchmark; also handy for trying a
-pipeline offline. Answers are a deterministic function of the messages. Faults are scripted per request key
-(a hash of the request body) and attempt number, so a retried request walks through its script and then
-succeeds:
+Used by the fault-injection and resume tests and by the throughput benchmark. Answers are a deterministic
+function of the messages. Faults are scripted per request key (sha256 of the canonical request JSON) and
+attempt number, so a retried request walks through its script and then succeeds. Actions:
 
-    ok | 500 | 502 | 503 | 429 (with Retry-After) | 429-noheader | slow (sleep, then answer)
-    drop (close the connection without a response) | badutf8 (200 with invalid UTF-8) | huge | empty
+    ok | 500 | 502 | 503 | 429 (with Retry-After) | 429-noheader | slow (sleep slow_s, then answer)
+    drop (reset the TCP connection, no HTTP response) | badutf8 (200 with invalid UTF-8) | huge | empty
 
-In-process: `with OpenAIStub(fault_plan=FaultPlan(("500", "429"))) as stub: stub.base_url ...`
+In-process:  `with OpenAIStub(fault_plan=FaultPlan(("500", "429"), every=3)) as stub: stub.base_url`
 As a process: `python -m evalkit.testing.openai_stub --port 0 --ready-file F [--log F] [--delay S]
-[--fault-sequence 500,429,slow,drop --fault-every 3]` (serves until SIGTERM / SIGINT).
+[--fault-sequence 500,429,slow,drop --fault-every 3] [--slow S] [--retry-after S] [--model NAME]`
+(writes the port to F once listening; serves until SIGTERM / SIGINT).
 """
 
 from __future__ import annotations
@@ -19,46 +19,84 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import signal
+import socket
+import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any
 
 from aiohttp import web
 
-ReplyFn = Callable[[list[dict[str, Any]]], str]
-FaultFn = Callable[[str, int, int], str]
-ACTIONS = ("ok", "500", "502", "503", "429", "429-noheader", "slow", "drop", "badutf8", "huge", "empty")
+Messages = list[dict[str, Any]]
+ReplyFn = Callable[[Messages], str]
+FaultFn = Callable[[str, int, int], str]  # (key, first-arrival index, attempt) -> action
+
+ACTIONS = frozenset({"ok", "500", "502", "503", "429", "429-noheader", "slow", "drop", "badutf8", "huge", "empty"})
+HUGE_CHARS = 100_000
+# Ends in a non-space so that clients which strip whitespace still see exactly HUGE_CHARS characters.
+_HUGE_CONTENT = ("x" * 99 + "\n") * (HUGE_CHARS // 100 - 1) + "x" * 100
+_BAD_SENTINEL = "@@stub-badutf8@@"
 
 
-def default_reply(messages: list[dict[str, Any]]) -> str:
-    digest = hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-    return f"Ответ: {int(digest[:8], 16) % 1000}"
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def request_key(body: dict[str, Any]) -> str:
+    """The stub's identity of a request: sha256 hex of the whole body as canonical JSON."""
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def default_reply(messages: Messages) -> str:
+    return f"Ответ: {int(hashlib.sha256(_canonical(messages)).hexdigest()[:8], 16) % 1000}"
 
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Keys whose first-arrival index i has i % every == 0 get `sequence[attempt]`, then "ok"."""
+    """Keys whose first-arrival index i has i % every == 0 get sequence[attempt], then "ok" forever."""
 
     sequence: tuple[str, ...] = ()
     every: int = 1
 
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ValueError(f"FaultPlan.every must be >= 1, got {self.every}")
+        unknown = sorted(set(self.sequence) - ACTIONS)
+        if unknown:
+            raise ValueError(f"unknown fault action(s): {', '.join(unknown)}; known: {', '.join(sorted(ACTIONS))}")
+
     def action(self, key: str, first_index: int, attempt: int) -> str:
-        if first_index % max(1, self.every) == 0 and attempt < len(self.sequence):
+        if first_index % self.every == 0 and attempt < len(self.sequence):
             return self.sequence[attempt]
         return "ok"
 
 
-def _error(status: int, message: str, kind: str = "server_error", headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"message": message, "type": kind, "code": status}}
-    return web.json_response(body, status=status, headers=headers)
+def _error(
+    status: int, message: str, kind: str, code: str | None, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = json.dumps({"error": {"message": message, "type": kind, "code": code}})
+    return web.Response(text=body, status=status, content_type="application/json", headers=headers)
+
+
+def _content_chars(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):  # content parts: count the text ones
+        return sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
+    return 0
 
 
 class OpenAIStub:
+    """The server. Accounting attributes return snapshots taken under a lock, so any thread may read them."""
+
     def __init__(
         self,
+        *,
         model: str = "stub-model",
         reply_fn: ReplyFn = default_reply,
         fault_plan: FaultPlan | None = None,
@@ -66,38 +104,73 @@ class OpenAIStub:
         delay_s: float = 0.0,
         slow_s: float = 3.0,
         retry_after_s: str = "1",
-        allowed_roles: set[str] | None = None,
+        allowed_roles: set[str] | frozenset[str] | None = None,
         api_key: str | None = None,
-        log_path: Path | None = None,
+        log_path: str | os.PathLike[str] | None = None,
         port: int = 0,
-    ):
+        shutdown_timeout_s: float = 0.25,
+    ) -> None:
         self.model = model
         self.reply_fn = reply_fn
         self.fault_fn: FaultFn = fault_fn or (fault_plan or FaultPlan()).action
         self.delay_s = delay_s
         self.slow_s = slow_s
-        self.retry_after_s = retry_after_s
-        self.allowed_roles = allowed_roles
+        self.retry_after_s = str(retry_after_s)
+        self.allowed_roles = frozenset(allowed_roles) if allowed_roles is not None else None
         self.api_key = api_key
-        self.log_path = log_path
-        self.port = port
-        self.arrivals: dict[str, int] = {}
-        self.completed: dict[str, int] = {}
-        self.bodies: dict[str, dict[str, Any]] = {}
-        self.log: list[dict[str, Any]] = []
-        self.total_arrivals = 0
-        self._first_index: dict[str, int] = {}
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self._port = port
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._arrivals: dict[str, int] = {}
+        self._completed: dict[str, int] = {}
+        self._bodies: dict[str, dict[str, Any]] = {}
+        self._first_index: dict[str, int] = {}
+        self._log: list[dict[str, Any]] = []
+        self._total_arrivals = 0
+        self._log_file: IO[str] | None = None
         self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+
+    # -- accounting (snapshots) -----------------------------------------------------------------------
+    @property
+    def arrivals(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._arrivals)
+
+    @property
+    def completed(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._completed)
+
+    @property
+    def bodies(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return dict(self._bodies)
+
+    @property
+    def log(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def total_arrivals(self) -> int:
+        with self._lock:
+            return self._total_arrivals
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise RuntimeError("the stub is not listening yet (port 0 is chosen at start())")
+        return self._port
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    # -- HTTP handlers ---------------------------------------------------------------------------------
-    def app(self) -> web.Application:
+    # -- HTTP -----------------------------------------------------------------------------------------
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
@@ -109,180 +182,243 @@ class OpenAIStub:
 
     async def _models(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return _error(401, "invalid API key", "invalid_request_error")
-        return web.json_response({"object": "list", "data": [{"id": self.model, "object": "model"}]})
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        data = {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "stub"}]}
+        return web.json_response(data)
 
     def _authorized(self, request: web.Request) -> bool:
         return self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
-    def _record(self, key: str, attempt: int, action: str, status: int | None) -> None:
-        entry = {"t": time.monotonic(), "key": key, "attempt": attempt, "action": action, "status": status}
-        with self._lock:
-            self.log.append(entry)
-            if status == 200:
-                self.completed[key] = self.completed.get(key, 0) + 1
-        if self.log_path is not None:
-            with self.log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry) + "\n")
-                handle.flush()
-
     async def _chat(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
+        try:
+            raw = await request.read()
+        except ConnectionError:  # the client went away mid-body; aiohttp drops this reply quietly
+            return web.Response(status=400)
         try:
             body = json.loads(raw)
-        except ValueError:
-            return _error(400, "request body is not JSON", "invalid_request_error")
-        key = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        except ValueError:  # also covers UnicodeDecodeError; such a request has no key, so it is not counted
+            return _error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None)
+        if not isinstance(body, dict):
+            return _error(400, "The request body must be a JSON object.", "invalid_request_error", None)
+        key, arrived = request_key(body), time.time()
         with self._lock:
-            attempt = self.arrivals.get(key, 0)
-            self.arrivals[key] = attempt + 1
-            self.total_arrivals += 1
+            attempt = self._arrivals.get(key, 0)
+            self._arrivals[key] = attempt + 1
+            self._total_arrivals += 1
             first_index = self._first_index.setdefault(key, len(self._first_index))
-            self.bodies.setdefault(key, body)
-        if not self._authorized(request):
-            self._record(key, attempt, "unauthorized", 401)
-            return _error(401, "invalid API key", "invalid_request_error")
-        if body.get("stream"):
-            self._record(key, attempt, "stream", 400)
-            return _error(400, "streaming is not supported by the stub", "invalid_request_error")
-        messages = body.get("messages")
-        if not isinstance(messages, list):
-            return _error(400, "'messages' must be a list", "invalid_request_error")
-        if self.allowed_roles is not None:
-            for message in messages:
-                if message.get("role") not in self.allowed_roles:
-                    self._record(key, attempt, "bad-role", 400)
-                    return _error(400, f"unsupported role {message.get('role')!r}", "invalid_request_error")
+            self._bodies.setdefault(key, body)
+        action, status = "rejected", None
+        try:  # every counted arrival gets exactly one log entry, even if cancelled or dropped
+            rejection = self._validate(request, body)
+            if rejection is not None:
+                status = rejection.status
+                return rejection
+            action = self.fault_fn(key, first_index, attempt)
+            response, status = await self._act(request, body, key, attempt, action)
+            return response
+        finally:
+            self._record(arrived, key, attempt, action, status)
 
-        action = self.fault_fn(key, first_index, attempt)
+    def _validate(self, request: web.Request, body: dict[str, Any]) -> web.Response | None:
+        if not self._authorized(request):
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        if body.get("stream"):
+            return _error(400, "The stub does not support streaming ('stream': true); send stream=false.",
+                          "invalid_request_error", "stream_not_supported")  # fmt: skip
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            return _error(400, "'messages' must be a non-empty list of objects.", "invalid_request_error", None)
+        if self.allowed_roles is not None:
+            for i, message in enumerate(messages):
+                role = message.get("role")
+                if role not in self.allowed_roles:
+                    allowed = ", ".join(repr(r) for r in sorted(self.allowed_roles))
+                    return _error(400, f"Invalid value for 'messages[{i}].role': {role!r}; supported roles: {allowed}.",
+                                  "invalid_request_error", "invalid_value")  # fmt: skip
+        return None
+
+    async def _act(
+        self, request: web.Request, body: dict[str, Any], key: str, attempt: int, action: str
+    ) -> tuple[web.StreamResponse, int | None]:
+        """Carry out one action; returns the response and the status to log (None: nothing was delivered)."""
         if action in ("500", "502", "503"):
-            self._record(key, attempt, action, int(action))
-            return _error(int(action), f"injected {action}")
+            return _error(int(action), f"Injected HTTP {action} (stub).", "server_error", None), int(action)
         if action == "429":
-            self._record(key, attempt, action, 429)
-            return _error(429, "rate limited", "rate_limit_error", {"Retry-After": self.retry_after_s})
+            headers = {"Retry-After": self.retry_after_s}
+            return _error(429, "Rate limit reached (stub).", "requests", "rate_limit_exceeded", headers), 429
         if action == "429-noheader":
-            self._record(key, attempt, action, 429)
-            return _error(429, "rate limited", "rate_limit_error")
+            return _error(429, "Rate limit reached (stub).", "requests", "rate_limit_exceeded"), 429
         if action == "drop":
-            self._record(key, attempt, action, None)
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError  # nothing more is written on this connection
+            return self._drop(request), None
+        if action not in ACTIONS:
+            message = f"The stub's fault hook returned an unknown action {action!r}."
+            return _error(500, message, "server_error", None), 500
+
         if action == "slow":
             await asyncio.sleep(self.slow_s)
-        elif self.delay_s:
+        elif self.delay_s > 0:
             await asyncio.sleep(self.delay_s)
-
-        content = self.reply_fn(messages)
-        if action == "huge":
-            content = ("x" * 99 + "\n") * 1000
-        elif action == "empty":
-            content = ""
-        payload = self._completion(body, content)
+        messages = body["messages"]
+        fixed = {"huge": _HUGE_CONTENT, "empty": "", "badutf8": _BAD_SENTINEL}
+        content = fixed[action] if action in fixed else self.reply_fn(messages)
+        data = json.dumps(self._completion(body, messages, key, attempt, content), ensure_ascii=False).encode()
         if action == "badutf8":
-            data = json.dumps(payload, ensure_ascii=False).replace(content, "@@BAD@@").encode()
-            data = data.replace(b"@@BAD@@", b"\xff\xfe bad \xc3")
-            self._record(key, attempt, action, 200)
-            return web.Response(body=data, content_type="application/json")
-        self._record(key, attempt, action, 200)
-        return web.json_response(payload, dumps=lambda x: json.dumps(x, ensure_ascii=False))
+            # The quoted fragment is unique: a sentinel inside another string would have its quotes escaped.
+            data = data.replace(f'"content": "{_BAD_SENTINEL}"'.encode(), '"content": "Ответ: '.encode() + b'\xff\xfe"')
+        response = web.Response(body=data, content_type="application/json")
+        try:  # send it here rather than by returning it, so `completed` counts only answers actually written
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:  # the client gave up (e.g. timed out on "slow")
+            return response, None
+        return response, 200
 
-    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
-        prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
-        prompt_tokens, completion_tokens = prompt_chars // 4 + 1, len(content) // 4 + 1
+    @staticmethod
+    def _drop(request: web.Request) -> web.Response:
+        transport = request.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:  # linger 0: close with RST, like a crashed proxy, instead of an orderly FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        # aiohttp fails to write this to the closed transport and treats it as a client disconnect.
+        return web.Response(status=500)
+
+    def _completion(
+        self, body: dict[str, Any], messages: Messages, key: str, attempt: int, content: str
+    ) -> dict[str, Any]:
+        prompt_tokens = sum(_content_chars(m.get("content")) for m in messages) // 4 + 1
+        completion_tokens = len(content) // 4 + 1
         return {
-            "id": "chatcmpl-stub",
+            "id": f"chatcmpl-stub-{key[:16]}-{attempt}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model", self.model),
+            "model": body.get("model") or self.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }  # fmt: skip
 
+    def _record(self, arrived: float, key: str, attempt: int, action: str, status: int | None) -> None:
+        entry = {"t": arrived, "key": key, "attempt": attempt, "action": action, "status": status}
+        with self._lock:
+            self._log.append(entry)
+            if status == 200:
+                self._completed[key] = self._completed.get(key, 0) + 1
+            if self._log_file is not None:  # flushed per line so a reader sees it even if we are killed
+                self._log_file.write(json.dumps(entry) + "\n")
+                self._log_file.flush()
+
     # -- lifecycle ------------------------------------------------------------------------------------
     async def serve(self) -> None:
-        """Start listening on 127.0.0.1 (in the running loop); sets `port`."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        server = site._server  # noqa: SLF001 - the real port when 0 was asked for
-        assert server is not None and server.sockets
-        self.port = int(server.sockets[0].getsockname()[1])
+        """Start listening in the running loop (sets `port`). Both the thread and the process mode use this."""
+        if self.log_path is not None:
+            self._log_file = self.log_path.open("a", encoding="utf-8")
+        runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False,
+                               shutdown_timeout=self.shutdown_timeout_s)  # fmt: skip
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", self._port, backlog=1024).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
 
     async def shutdown(self) -> None:
+        """Stop listening; in-flight handlers get shutdown_timeout_s to finish, then are cancelled."""
         if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        with self._lock:
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
 
     def start(self) -> OpenAIStub:
-        ready = threading.Event()
-        failure: list[BaseException] = []
+        if self._thread is not None:
+            raise RuntimeError("the stub is already running")
+        loop = asyncio.new_event_loop()
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
+            asyncio.set_event_loop(loop)
             try:
-                loop.run_until_complete(self.serve())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self.shutdown())
-            loop.close()
+                loop.run_forever()
+            finally:  # whatever is left (cancelled slow handlers, etc.) is finished off before closing
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
 
-        self._thread = threading.Thread(target=run, name="openai-stub", daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if failure:
-            raise failure[0]
+        thread = threading.Thread(target=run, name="openai-stub", daemon=True)
+        thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.serve(), loop).result(timeout=30)
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            raise
+        self._loop, self._thread = loop, thread
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=30)
-        self._loop = self._thread = None
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            timeout = max(10.0, 4 * self.shutdown_timeout_s)
+            asyncio.run_coroutine_threadsafe(self.shutdown(), loop).result(timeout=timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            self._loop = self._thread = None
 
     def __enter__(self) -> OpenAIStub:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
-def main() -> None:
+def _write_atomically(path: Path, text: str) -> None:
+    # A poller must never read a half-written port number.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="OpenAI-compatible stub server on 127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--ready-file", type=Path, required=True, help="the chosen port is written here")
-    parser.add_argument("--log", type=Path, default=None)
-    parser.add_argument("--delay", type=float, default=0.0)
-    parser.add_argument("--slow", type=float, default=3.0)
-    parser.add_argument("--retry-after", default="1")
-    parser.add_argument("--fault-sequence", default="")
-    parser.add_argument("--fault-every", type=int, default=1)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--ready-file", type=Path, required=True, help="the port is written here once listening")
+    parser.add_argument("--log", type=Path, default=None, help="append one JSON line per request")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before every OK answer")
+    parser.add_argument("--slow", type=float, default=3.0, help="seconds the 'slow' action sleeps")
+    parser.add_argument("--retry-after", default="1", help="Retry-After header value of the '429' action")
+    parser.add_argument("--fault-sequence", default="", help=f"comma-separated actions: {','.join(sorted(ACTIONS))}")
+    parser.add_argument("--fault-every", type=int, default=1, help="every Nth new request key is faulty")
     parser.add_argument("--model", default="stub-model")
-    args = parser.parse_args()
-    sequence = tuple(a for a in args.fault_sequence.split(",") if a)
-    unknown = set(sequence) - set(ACTIONS)
-    if unknown:
-        parser.error(f"unknown fault action(s): {', '.join(sorted(unknown))}")
-    stub = OpenAIStub(model=args.model, fault_plan=FaultPlan(sequence, args.fault_every), delay_s=args.delay,
-                      slow_s=args.slow, retry_after_s=args.retry_after, log_path=args.log, port=args.port)  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        plan = FaultPlan(tuple(a.strip() for a in args.fault_sequence.split(",") if a.strip()), args.fault_every)
+    except ValueError as exc:
+        parser.error(str(exc))
+    stub = OpenAIStub(model=args.model, fault_plan=plan, delay_s=args.delay, slow_s=args.slow,
+                      retry_after_s=args.retry_after, log_path=args.log, port=args.port)  # fmt: skip
 
     async def serve_until_signal() -> None:
-        stop = asyncio.Event()
+        stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping.set)
         await stub.serve()
-        args.ready_file.write_text(str(stub.port))
-        await stop.wait()
-        await stub.shutdown()
+        try:
+            _write_atomically(args.ready_file, str(stub.port))
+            await stopping.wait()
+        finally:
+            await stub.shutdown()
 
     asyncio.run(serve_until_signal())
 
