@@ -23,7 +23,7 @@ from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.modelspec import ModelSpecError, parse_model_string
 from evalkit.plugins import available_tasks, load_task
 from evalkit.runner import RunSettings, execute_run, prepare_run
-from evalkit.task import TaskDataError
+from evalkit.task import TaskDataError, is_hub_data
 
 ENGINE_FLAGS = (
     ("tensor_parallel_size", int), ("data_parallel_size", int), ("pipeline_parallel_size", int),
@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", default="all", help="comma-separated task names, or 'all' (default)")
     run.add_argument("--langs", default="all", help="comma-separated languages, or 'all' (default)")
     run.add_argument("--limit", type=int, default=None, help="first N items per task and language")
-    run.add_argument("--data", default="samples", help="'samples' (bundled, default), 'full' (pinned HF dataset) "
-                     "or a path to a JSONL file in the dataset's schema")  # fmt: skip
+    run.add_argument("--data", default="samples",
+                     help="'samples' (bundled, default), 'full' (the pinned HF dataset), 'full:<source>' "
+                     "(a named alternative, see `evalkit list`) or a JSONL file in the dataset's schema")
     run.add_argument("--output", type=Path, default=Path("results"), help="results root (default: results)")
     run.add_argument("--name", default=None, help="results folder name for the model (default: from the model)")
     run.add_argument("--plugins", type=Path, action="append", default=[], help="extra folder of task plugins")
@@ -108,9 +109,9 @@ def command_list(args: argparse.Namespace) -> int:
         task = load_task(name, args.plugins)
         print(f"{name}  v{task.version}  langs: {','.join(task.languages)}  metrics: {','.join(task.metrics)}")
         for lang in task.languages:
-            source = task.sources.get(lang)
-            real = source.describe() if source else "no public dataset (use --data PATH)"
-            print(f"    {lang}: samples: tasks/{name}/samples/{lang}.jsonl | full: {real}")
+            sources = task.sources.get(lang, ())
+            real = " | ".join(f"full:{s.name}: {s.describe()}" for s in sources) or "no public dataset (--data PATH)"
+            print(f"    {lang}: samples: tasks/{name}/samples/{lang}.jsonl | {real}")
     return 0
 
 
@@ -120,10 +121,11 @@ def command_run(args: argparse.Namespace) -> int:
     tasks = [load_task(name, args.plugins) for name in task_names]
     all_langs = list(dict.fromkeys(lang for t in tasks for lang in t.languages))
     langs = _select(args.langs, all_langs, "language")
-    if args.data not in ("samples", "full") and len(tasks) > 1:
+    local_file = args.data != "samples" and not is_hub_data(args.data)
+    if local_file and len(tasks) > 1:
         raise UsageError("--data PATH names one file: run one task at a time with it")
-    if args.data not in ("samples", "full") and not Path(args.data).is_file():
-        raise UsageError(f"--data {args.data!r}: not 'samples', 'full' or an existing file")
+    if local_file and not Path(args.data).is_file():
+        raise UsageError(f"--data {args.data!r}: not 'samples', 'full', 'full:<source>' or an existing file")
     template_text = load_chat_template(args.chat_template) if args.chat_template else None
     overrides: dict[str, Any] = {name: getattr(args, name) for name, _ in GENERATION_FLAGS}
     if args.stop:

@@ -25,13 +25,19 @@ class TaskDataError(ValueError):
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a language's real data lives: an HF dataset id pinned by revision."""
+    """Where a language's real data lives: an HF dataset id pinned by revision.
 
+    `name` tells alternatives apart (`--data full:<name>`; plain `--data full` takes the first).
+    `data_files` maps split -> file for repositories that keep plain JSONL files per language.
+    """
+
+    name: str
     dataset_id: str
     revision: str
     split: str
     config: str | None = None
     fewshot_split: str | None = None
+    data_files: Mapping[str, str] | None = None
     note: str = ""
 
     def describe(self) -> str:
@@ -75,13 +81,19 @@ def load_hf_rows(source: DataSource, split: str | None = None) -> list[dict[str,
         import datasets  # noqa: PLC0415 - optional and slow to import
     except ImportError:
         raise TaskDataError("real data needs the `datasets` package: pip install 'evalkit[data]'") from None
+    split = split or source.split
     try:
         dataset = datasets.load_dataset(
-            source.dataset_id, source.config, split=split or source.split, revision=source.revision
-        )
+            source.dataset_id, source.config, split=split, revision=source.revision,
+            data_files=dict(source.data_files) if source.data_files else None,
+        )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - network, auth, missing revision: one clear line
         raise TaskDataError(f"cannot load {source.describe()}: {type(exc).__name__}: {exc}") from None
     return [dict(row) for row in dataset]
+
+
+def is_hub_data(data: str) -> bool:
+    return data == "full" or data.startswith("full:")
 
 
 class Task:
@@ -90,7 +102,7 @@ class Task:
     name: ClassVar[str]
     version: ClassVar[str]
     languages: ClassVar[tuple[str, ...]]
-    sources: ClassVar[Mapping[str, DataSource]] = {}
+    sources: ClassVar[Mapping[str, tuple[DataSource, ...]]] = {}
     generation: ClassVar[GenerationConfig] = GenerationConfig()
     metrics: ClassVar[tuple[str, ...]]
 
@@ -127,29 +139,41 @@ class Task:
     def samples_path(self, lang: str) -> Path:
         return self.folder / "samples" / f"{lang}.jsonl"
 
+    def resolve_source(self, lang: str, data: str) -> DataSource:
+        """The DataSource that `--data full` or `--data full:<name>` means for this language."""
+        options = self.sources.get(lang, ())
+        if not options:
+            raise TaskDataError(
+                f"task {self.name} has no public dataset for {lang!r}: pass a local file with --data PATH"
+            )
+        if data == "full":
+            return options[0]
+        wanted = data.split(":", 1)[1]
+        for source in options:
+            if source.name == wanted:
+                return source
+        names = ", ".join(f"full:{s.name}" for s in options)
+        raise TaskDataError(f"task {self.name}/{lang} has no data source {data!r}; it has: {names}")
+
     def data_description(self, lang: str, data: str) -> dict[str, Any]:
         """What summary.json records about the data a run used."""
         if data == "samples":
             return {"source": "samples", "path": f"tasks/{self.name}/samples/{lang}.jsonl"}
-        if data == "full":
-            source = self.sources.get(lang)
-            if source is None:
-                raise TaskDataError(
-                    f"task {self.name} has no public dataset for {lang!r}: pass a local file with --data PATH"
-                )
-            return {"source": "hf", "dataset_id": source.dataset_id, "config": source.config,
-                    "revision": source.revision, "split": source.split}  # fmt: skip
+        if is_hub_data(data):
+            source = self.resolve_source(lang, data)
+            return {"source": "hf", "name": source.name, "dataset_id": source.dataset_id, "config": source.config,
+                    "revision": source.revision, "split": source.split,
+                    "data_files": dict(source.data_files) if source.data_files else None}  # fmt: skip
         return {"source": "local", "path": str(Path(data).resolve())}
 
     def load(self, lang: str, data: str, limit: int | None = None) -> list[Sample]:
-        """Items for one language from bundled samples, the pinned HF dataset ("full") or a local JSONL path."""
+        """Items for one language from bundled samples, a pinned HF dataset (full[:name]) or a local JSONL path."""
         self.check_language(lang)
         if data == "samples":
             path = self.samples_path(lang)
             rows, where = read_jsonl(path), str(path)
-        elif data == "full":
-            self.data_description(lang, data)  # raises when there is no public source
-            source = self.sources[lang]
+        elif is_hub_data(data):
+            source = self.resolve_source(lang, data)
             rows, where = load_hf_rows(source), source.describe()
         else:
             path = Path(data)

@@ -27,8 +27,10 @@ def closed_port() -> int:
         (["--tasks", "gsm9k"], "unknown task 'gsm9k'; available: gsm8k"),
         (["--tasks", "gsm8k", "--langs", "ru,xx"], "unknown language 'xx'"),
         (["--model", "gpt-4o"], "bad model string 'gpt-4o'"),
-        (["--data", "/nonexistent/file.jsonl", "--tasks", "gsm8k"], "not 'samples', 'full' or an existing file"),
+        (["--data", "/nonexistent/file.jsonl", "--tasks", "gsm8k"], "or an existing file"),
         (["--chat-template", "nosuch"], "no such file"),
+        (["--tasks", "gsm8k", "--langs", "uk", "--data", "full"], "no public dataset for 'uk'"),
+        (["--tasks", "gsm8k", "--langs", "ru", "--data", "full:nope"], "it has: full:d0rj, full:mgsm"),
     ],
 )
 def test_usage_errors(capsys, tmp_path, argv, fragment):

@@ -12,9 +12,11 @@ Metrics, as lm-evaluation-harness's gsm8k reports them but with locale-aware num
 (evalkit.scoring.numbers): `exact_match_strict` — the number after the last answer anchor (####, Ответ:,
 Odpowiedź:, Відповідь:, Odpověď:, Answer:); `exact_match_flexible` — the last number in the output.
 
-Data (pinned; see README "Data sources"):
-  ru  d0rj/gsm8k-ru, test 1,319 / train 7,473 (machine translation of openai/gsm8k `main`).
-  pl, uk, cs: no public translation we could confirm; bundled samples, or a local file in this schema.
+Data (pinned revisions; `evalkit list` shows them):
+  ru  d0rj/gsm8k-ru (default config; test 1,319 / train 7,473; machine translation of openai/gsm8k `main`);
+      `--data full:mgsm` = juletxara/mgsm `ru` (250 human-translated test items) as a cross-check.
+  pl, cs  openGPT-X/gsm8kx (machine translations of GSM8K into EU languages, gsm8k_<LANG>_{test,train}.jsonl).
+  uk  no public translation found; bundled samples, or a local file in this schema (--data PATH).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.scoring.numbers import canonical_target, extract_anchored, extract_last
-from evalkit.task import DataSource, Task, TaskDataError, load_hf_rows, read_jsonl, require_fields
+from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")
@@ -35,19 +37,30 @@ N_SHOTS = 8
 _NEXT_PROBLEM = {"ru": "Задача:", "pl": "Zadanie:", "uk": "Задача:", "cs": "Úloha:"}
 
 
+def _gsm8kx(code: str) -> DataSource:
+    """openGPT-X/gsm8kx: machine translations of GSM8K into EU languages, one JSONL file per split."""
+    return DataSource(
+        "gsm8kx", "openGPT-X/gsm8kx", revision="eeb581db7ed36173ef2f67d0ae160ca10aaa5f14", split="test",
+        fewshot_split="train",
+        data_files={"test": f"gsm8k_{code}_test.jsonl", "train": f"gsm8k_{code}_train.jsonl"},
+        note="schema assumed question/answer as openai/gsm8k; a mismatch is reported with the field name",
+    )  # fmt: skip
+
+
 class GSM8K(Task):
     name = "gsm8k"
     version = "1.0"
     languages = ("ru", "pl", "uk", "cs")
     sources = {
-        "ru": DataSource(
-            dataset_id="d0rj/gsm8k-ru",
-            revision="main",
-            split="test",
-            fewshot_split="train",
-            note="machine translation of openai/gsm8k main; pin a commit sha with --data-revision",
+        "ru": (
+            DataSource("d0rj", "d0rj/gsm8k-ru", revision="5b475005f3eb4efe9fbdf1881de2ff28ad14d63b", split="test",
+                       fewshot_split="train", note="machine translation of openai/gsm8k main (1,319 test)"),
+            DataSource("mgsm", "juletxara/mgsm", revision="main", config="ru", split="test", fewshot_split="train",
+                       note="MGSM human translation of 250 GSM8K test items; cross-check for d0rj"),
         ),
-    }
+        "pl": (_gsm8kx("PL"),),
+        "cs": (_gsm8kx("CS"),),
+    }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=512)
     metrics = ("exact_match_strict", "exact_match_flexible")
 
@@ -65,8 +78,8 @@ class GSM8K(Task):
         return Sample(id=item_id, fields={"question": row["question"], "reasoning": reasoning}, target=target)
 
     def fewshot(self, lang: str, data: str) -> list[Sample]:
-        if data == "full" and self.sources.get(lang) and self.sources[lang].fewshot_split:
-            source = self.sources[lang]
+        source = self.resolve_source(lang, data) if is_hub_data(data) else None
+        if source is not None and source.fewshot_split:
             rows = load_hf_rows(source, split=source.fewshot_split)[:N_SHOTS]
             where = f"{source.describe()} {source.fewshot_split}"
         else:
