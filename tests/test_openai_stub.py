@@ -149,8 +149,8 @@ def test_drop_resets_the_connection_without_a_response():
                 received = b""
         assert received == b""  # not a byte of HTTP
         assert ask(stub).choices[0].message.content == default_reply(MESSAGES)
-        log = stub.log
-    assert [(e["attempt"], e["action"], e["status"]) for e in log] == [(0, "drop", None), (1, "drop", None),
+    # Entries are appended after each response is written, so read them once the server has stopped.
+    assert [(e["attempt"], e["action"], e["status"]) for e in stub.log] == [(0, "drop", None), (1, "drop", None),
                                                                        (2, "ok", 200)]  # fmt: skip
 
 
@@ -180,9 +180,8 @@ def test_a_repeated_request_walks_through_the_sequence_then_succeeds():
         for _ in range(5):
             response = post(stub, {"model": "stub-model", "messages": MESSAGES})
             outcomes.append(response.status_code)
-        log = stub.log
     assert outcomes == [500, 429, 503, 200, 200]
-    assert [(e["attempt"], e["action"]) for e in log] == [(0, "500"), (1, "429"), (2, "503"), (3, "ok"), (4, "ok")]
+    assert [(e["attempt"], e["action"]) for e in stub.log] == [(0, "500"), (1, "429"), (2, "503"), (3, "ok"), (4, "ok")]
 
 
 def test_every_selects_keys_by_first_arrival_order():
@@ -268,8 +267,7 @@ def test_accounting_under_concurrency(tmp_path):
         with pytest.raises(openai.InternalServerError):  # prompt 0 arrives first, so it is faulty
             ask(stub, prompts[0])
         replies = asyncio.run(load(stub))
-        arrivals, completed, bodies, log = stub.arrivals, stub.completed, stub.bodies, stub.log
-        total = stub.total_arrivals
+    arrivals, completed, bodies, log, total = stub.arrivals, stub.completed, stub.bodies, stub.log, stub.total_arrivals
     failed = [r for r in replies if isinstance(r, BaseException)]
     assert len(failed) == 9 and all(isinstance(r, openai.InternalServerError) for r in failed)
     assert all(r == default_reply(m) for r, m in zip(replies, prompts * 3, strict=True) if isinstance(r, str))

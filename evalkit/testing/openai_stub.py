@@ -92,7 +92,11 @@ def _content_chars(content: Any) -> int:
 
 
 class OpenAIStub:
-    """The server. Accounting attributes return snapshots taken under a lock, so any thread may read them."""
+    """The server. Accounting attributes return snapshots taken under a lock, so any thread may read them.
+
+    A request is counted in `arrivals` before it is answered; its `log` entry (and `completed`, for a 200) is
+    added once the response has been written, so a client can see a reply a moment before its entry exists.
+    """
 
     def __init__(
         self,

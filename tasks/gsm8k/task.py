@@ -55,8 +55,10 @@ class GSM8K(Task):
         "ru": (
             DataSource("d0rj", "d0rj/gsm8k-ru", revision="5b475005f3eb4efe9fbdf1881de2ff28ad14d63b", split="test",
                        fewshot_split="train", note="machine translation of openai/gsm8k main (1,319 test)"),
-            DataSource("mgsm", "juletxara/mgsm", revision="main", config="ru", split="test", fewshot_split="train",
-                       note="MGSM human translation of 250 GSM8K test items; cross-check for d0rj"),
+            DataSource("mgsm", "juletxara/mgsm", revision="refs/convert/parquet", config="ru", split="test",
+                       fewshot_split="train",
+                       note="MGSM human translation of 250 GSM8K test items, cross-check for d0rj; the repo uses a "
+                       "loading script, so the hub's parquet branch is read (no commit sha confirmed offline)"),
         ),
         "pl": (_gsm8kx("PL"),),
         "cs": (_gsm8kx("CS"),),
