@@ -23,8 +23,10 @@ def offline(monkeypatch):
 
 
 def test_full_data_reads_test_split_and_fewshot_from_train(tmp_path, offline, monkeypatch):
-    test_rows = [{"question": f"Сколько будет {i} + {i}?", "answer": f"{i}+{i}=<<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}"}
-                 for i in range(1, 6)]  # fmt: skip
+    test_rows = [
+        {"question": f"Сколько будет {i} + {i}?", "answer": f"{i}+{i}=<<{i}+{i}={2 * i}>>{2 * i}\n#### {2 * i}"}
+        for i in range(1, 6)
+    ]
     train_rows = [{"question": f"Задача {i}", "answer": f"Решение {i}\n#### {i},000"} for i in range(1, 11)]
     write_jsonl(tmp_path / "test.jsonl", test_rows)
     write_jsonl(tmp_path / "train.jsonl", train_rows)
