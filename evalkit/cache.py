@@ -13,9 +13,16 @@ import json
 import sqlite3
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 
-from evalkit.types import Completion, Request
+from evalkit.types import Completion, GenerationConfig, Request
+
+
+@lru_cache(maxsize=256)
+def _config_json(config: GenerationConfig) -> str:
+    # Requests of one run share a handful of configs; serialise each once.
+    return json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
 def cache_key(backend_identity: str, model: str, request: Request) -> str:
@@ -23,7 +30,7 @@ def cache_key(backend_identity: str, model: str, request: Request) -> str:
         "backend": backend_identity,
         "model": model,
         "messages": [m.to_dict() for m in request.messages],
-        "config": request.config.to_dict(),
+        "config": _config_json(request.config),
         "replica": request.replica,
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

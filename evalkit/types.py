@@ -6,7 +6,7 @@ Frozen dataclasses only: no torch / pandas imports here, so everything else can 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -44,7 +44,7 @@ class GenerationConfig:
     n: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["stop"] = list(self.stop)
         return data
 
