@@ -45,7 +45,9 @@ test:
 lint:
 	$(BIN)/ruff check evalkit tasks tests bench
 
+# lm-eval (for the side-by-side figure) needs torch: take the local CPU wheel, never a CUDA download.
 bench:
+	$(PY) -m pip install -q torch==2.13.0 -e '.[bench]'
 	$(PY) bench/run.py
 
 clean:
