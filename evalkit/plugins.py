@@ -14,6 +14,8 @@ from evalkit.task import Task, TaskDataError
 #: Built-in tasks: name -> folder under tasks/ (explicit registration; add a line per new task).
 BUILTIN_TASKS: dict[str, str] = {
     "gsm8k": "gsm8k",
+    "mmlu_pro": "mmlu_pro",
+    "math": "math",
 }
 
 

@@ -97,6 +97,26 @@ def prepare_run(task: Task, lang: str, settings: RunSettings) -> PreparedRun:
     return PreparedRun(task, lang, samples, fewshot, requests, config, task.data_description(lang, settings.data))
 
 
+def aggregate(records: Sequence[SampleRecord], metrics: Sequence[str]) -> dict[str, MetricValue]:
+    return {m: MetricValue(*mean_stderr([r.scores[m] for r in records])) for m in metrics}
+
+
+def breakdown(
+    records: Sequence[SampleRecord], metrics: Sequence[str], keys: Sequence[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per-group metrics for each breakdown key (groups sorted by name, so files diff cleanly)."""
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for key in keys:
+        groups: dict[str, list[SampleRecord]] = {}
+        for record in records:
+            groups.setdefault(str(record.metadata.get(key, "unknown")), []).append(record)
+        result[key] = {
+            value: {"n": len(group), **{m: v.to_dict() for m, v in aggregate(group, metrics).items()}}
+            for value, group in sorted(groups.items())
+        }
+    return result
+
+
 def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings) -> RunSummary:
     return execute_run(prepare_run(task, lang, settings), backend, settings)
 
@@ -118,13 +138,10 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings) 
                 id=sample.id, task=task.name, lang=lang, messages=request.messages, target=sample.target,
                 completion=completion.text, finish_reason=completion.finish_reason, extracted=score.extracted,
                 scores=score.values, error=error, usage=completion.usage, latency_s=completion.latency_s,
-                cached=completion.cached,
+                cached=completion.cached, metadata=sample.metadata,
             )  # fmt: skip
         )
-    metrics = {}
-    for metric in task.metrics:
-        value, stderr = mean_stderr([r.scores[metric] for r in records])
-        metrics[metric] = MetricValue(value, stderr)
+    metrics = aggregate(records, task.metrics)
     usage = Usage(
         sum(r.usage.prompt_tokens for r in records), sum(r.usage.completion_tokens for r in records)
     )
@@ -135,6 +152,7 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings) 
         usage=usage, evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
         finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
         extra={"n_cached": sum(r.cached for r in records), "fewshot": len(prepared.fewshot)},
+        breakdown=breakdown(records, task.metrics, task.breakdowns),
     )  # fmt: skip
     out = run_dir(settings.output_root, settings.model_slug, task.name, lang)
     write_jsonl(out / "samples.jsonl", (r.to_dict() for r in records))

@@ -105,6 +105,8 @@ class Task:
     sources: ClassVar[Mapping[str, tuple[DataSource, ...]]] = {}
     generation: ClassVar[GenerationConfig] = GenerationConfig()
     metrics: ClassVar[tuple[str, ...]]
+    #: Sample.metadata keys whose values split the metrics in summary.json (e.g. "category").
+    breakdowns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, folder: Path):
         self.folder = folder

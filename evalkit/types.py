@@ -153,6 +153,7 @@ class SampleRecord:
     latency_s: float
     cached: bool
     replica: int = 0
+    metadata: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +163,7 @@ class SampleRecord:
             "task": self.task,
             "lang": self.lang,
             "replica": self.replica,
+            "metadata": dict(self.metadata),
             "messages": [m.to_dict() for m in self.messages],
             "target": self.target,
             "completion": self.completion,
@@ -207,6 +209,8 @@ class RunSummary:
     finished_at: str
     duration_s: float
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: metadata key -> value -> {"n": count, metric: {"value", "stderr"}}
+    breakdown: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,6 +222,7 @@ class RunSummary:
             "model": self.model,
             "backend": self.backend,
             "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
+            "breakdown": {key: dict(groups) for key, groups in self.breakdown.items()},
             "n": self.n,
             "n_errors": self.n_errors,
             "data": dict(self.data),

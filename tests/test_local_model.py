@@ -14,7 +14,7 @@ from evalkit.types import GenerationConfig, Message, Request
 
 pytestmark = pytest.mark.local_model
 
-SAMPLE_FIELDS = {"schema_version", "id", "task", "lang", "replica", "messages", "target", "completion",
+SAMPLE_FIELDS = {"schema_version", "id", "task", "lang", "replica", "metadata", "messages", "target", "completion",
                  "finish_reason", "extracted", "scores", "error", "usage", "latency_s", "cached"}  # fmt: skip
 
 
