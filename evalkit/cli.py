@@ -25,6 +25,8 @@ from evalkit.plugins import available_tasks, load_task
 from evalkit.runner import RunSettings, execute_run, prepare_run
 from evalkit.task import TaskDataError, is_hub_data
 
+LM_EVAL_PREFIX = "lm_eval:"
+
 ENGINE_FLAGS = (
     ("tensor_parallel_size", int), ("data_parallel_size", int), ("pipeline_parallel_size", int),
     ("max_model_len", int), ("dtype", str), ("gpu_memory_utilization", float), ("enforce_eager", None),
@@ -65,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, default=Path("results"), help="results root (default: results)")
     run.add_argument("--name", default=None, help="results folder name for the model (default: from the model)")
     run.add_argument("--plugins", type=Path, action="append", default=[], help="extra folder of task plugins")
+    run.add_argument("--lm-eval-include", type=Path, action="append", default=[],
+                     help="extra lm-eval task folder for lm_eval:<task> (repeatable)")
     run.add_argument("--concurrency", type=int, default=32, help="requests in flight (openai backend)")
     run.add_argument("--timeout", type=float, default=600.0, help="per-request timeout in seconds")
     run.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts/resets")
@@ -117,10 +121,13 @@ def command_list(args: argparse.Namespace) -> int:
 
 def command_run(args: argparse.Namespace) -> int:
     spec = parse_model_string(args.model)
-    task_names = _select(args.tasks, available_tasks(args.plugins), "task")
+    requested = _split(args.tasks) if args.tasks not in ("", "all") else ["all"]
+    bridged = [name[len(LM_EVAL_PREFIX) :] for name in requested if name.startswith(LM_EVAL_PREFIX)]
+    native_request = ",".join(name for name in requested if not name.startswith(LM_EVAL_PREFIX))
+    task_names = _select(native_request, available_tasks(args.plugins), "task") if native_request else []
     tasks = [load_task(name, args.plugins) for name in task_names]
     all_langs = list(dict.fromkeys(lang for t in tasks for lang in t.languages))
-    langs = _select(args.langs, all_langs, "language")
+    langs = _select(args.langs, all_langs, "language") if tasks else []
     local_file = args.data != "samples" and not is_hub_data(args.data)
     if local_file and len(tasks) > 1:
         raise UsageError("--data PATH names one file: run one task at a time with it")
@@ -142,21 +149,78 @@ def command_run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     # Read and validate every task's data before a backend (a server, a GPU engine) is started.
     prepared = [prepare_run(task, lang, settings) for task in tasks for lang in langs if lang in task.languages]
-    cache = None if args.no_cache else ResponseCache(args.cache_path or default_cache_path())
+    bridge_plan = plan_bridged(bridged, spec, args) if bridged else []
+    cache_path = args.cache_path or default_cache_path()
+    if prepared:
+        run_native(prepared, spec, options, settings, None if args.no_cache else cache_path, args.no_progress)
+    if bridge_plan:
+        run_bridged(bridge_plan, spec, args, settings, None if args.no_cache else cache_path)
+    print(f"results: {args.output / settings.model_slug}")
+    return 0
+
+
+def print_summary(summary: Any) -> None:
+    shown = "  ".join(f"{k}={m.value:.4f}±{m.stderr:.4f}" for k, m in summary.metrics.items())
+    print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}")
+
+
+def run_native(prepared: list[Any], spec: Any, options: BackendOptions, settings: RunSettings,
+               cache_path: Path | None, no_progress: bool) -> None:
+    cache = ResponseCache(cache_path) if cache_path is not None else None
     backend = build_backend(spec, options)
     try:
         wrapped = CachedBackend(backend, cache) if cache is not None else backend
-        progress = ProgressBackend(wrapped, enabled=not args.no_progress)
+        progress = ProgressBackend(wrapped, enabled=not no_progress)
         for run in prepared:
-            summary = execute_run(run, progress, settings)
-            shown = "  ".join(f"{k}={m.value:.4f}±{m.stderr:.4f}" for k, m in summary.metrics.items())
-            print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}")
+            print_summary(execute_run(run, progress, settings))
     finally:
         backend.close()
         if cache is not None:
             cache.close()
-    print(f"results: {args.output / settings.model_slug}")
-    return 0
+
+
+def plan_bridged(names: list[str], spec: Any, args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """Check every lm-eval task exists and can run on this model, before anything starts."""
+    from evalkit.lm_eval_bridge import LOGLIKELIHOOD_TYPES, LmEvalBridge  # noqa: PLC0415 - imports lm-eval
+
+    bridge = LmEvalBridge(args.lm_eval_include)
+    plan = []
+    for name in names:
+        needs_loglikelihood = bool(bridge.output_types(name) & LOGLIKELIHOOD_TYPES)
+        bridge.model_for(spec, needs_loglikelihood, "http://127.0.0.1:1/v1", args.concurrency, args.max_retries,
+                         args.timeout)  # raises for combinations that cannot run  # fmt: skip
+        plan.append((name, needs_loglikelihood))
+    args._bridge = bridge  # built once: its task index is expensive
+    return plan
+
+
+def run_bridged(plan: list[tuple[str, bool]], spec: Any, args: argparse.Namespace, settings: RunSettings,
+                cache_path: Path | None) -> None:
+    import time  # noqa: PLC0415
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    from evalkit.lm_eval_bridge import write_results  # noqa: PLC0415
+
+    bridge = args._bridge
+    server = None
+    if spec.kind == "local":
+        from evalkit.backends.local import LlamaCppServer, smollm2_gguf_path  # noqa: PLC0415
+
+        server = LlamaCppServer(smollm2_gguf_path()).start()
+    try:
+        for name, needs_loglikelihood in plan:
+            base_url = server.base_url if server is not None else spec.base_url
+            model, model_args, chat = bridge.model_for(spec, needs_loglikelihood, base_url, args.concurrency,
+                                                       args.max_retries, args.timeout)  # fmt: skip
+            started, clock = datetime.now(timezone.utc), time.monotonic()
+            lm_cache = cache_path.parent / "lm_eval" / settings.model_slug if cache_path is not None else None
+            results = bridge.run(name, spec, model, model_args, chat, settings.limit, settings.system_prompt, lm_cache)
+            for summary in write_results(results, settings.output_root, settings.model, settings.model_slug,
+                                         str(spec), started, clock, model):  # fmt: skip
+                print_summary(summary)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def _raise_on_sigterm(signum: int, frame: Any) -> None:

@@ -1,0 +1,51 @@
+"""The lm-eval bridge, offline: a small lm-eval task folder shipped under tests/ (local JSONL data)."""
+
+import json
+import re
+
+import pytest
+
+from conftest import ROOT
+from evalkit.cli import main
+from evalkit.testing.openai_stub import OpenAIStub
+
+pytest.importorskip("lm_eval")
+INCLUDE = str(ROOT / "tests" / "lm_eval_tasks")
+
+
+def add(messages):
+    numbers = [int(x) for x in re.findall(r"\d+", messages[-1]["content"])]
+    return str(sum(numbers[-2:])) if len(numbers) >= 2 else "0"
+
+
+def test_generative_task_runs_through_lm_eval_and_lands_in_our_layout(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the task's data_files path is relative to the repository
+    with OpenAIStub(reply_fn=add) as stub:
+        code = main(["run", "--model", f"openai:stub-model@{stub.base_url}", "--tasks", "lm_eval:evalkit_tiny_gen_ru",
+                     "--lm-eval-include", INCLUDE, "--output", str(tmp_path), "--name", "stub", "--no-cache",
+                     "--no-progress"])  # fmt: skip
+        sent = stub.total_arrivals
+    assert code == 0
+    folder = tmp_path / "stub" / "lm_eval__evalkit_tiny_gen_ru" / "ru"
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["task"] == "lm_eval:evalkit_tiny_gen_ru" and summary["lang"] == "ru" and summary["n"] == 6
+    assert summary["metrics"]["exact_match/last-number"]["value"] == 1.0
+    assert summary["backend"].startswith("lm-eval==") and "local-chat-completions" in summary["backend"]
+    rows = [json.loads(x) for x in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 6 and all(r["scores"]["exact_match"] == 1.0 for r in rows)
+    assert rows[0]["messages"][-1]["role"] == "user" and "Ответ:" in rows[0]["messages"][-1]["content"]
+    assert sent == 6
+
+
+def test_loglikelihood_task_is_refused_on_the_embedded_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code = main(["run", "--model", "local:smollm2", "--tasks", "lm_eval:evalkit_tiny_mc_ru", "--lm-eval-include",
+                 INCLUDE, "--output", str(tmp_path), "--no-cache", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot run loglikelihood tasks" in err and "shifted by one token" in err
+
+
+def test_unknown_lm_eval_task_is_a_clear_error(tmp_path, capsys):
+    code = main(["run", "--tasks", "lm_eval:no_such_task_xyz", "--lm-eval-include", INCLUDE, "--output",
+                 str(tmp_path), "--no-cache"])  # fmt: skip
+    assert code == 2 and "lm-eval knows no task or group 'no_such_task_xyz'" in capsys.readouterr().err
