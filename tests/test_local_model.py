@@ -101,3 +101,23 @@ def test_local_backend_refuses_a_role_it_cannot_carry():
     finally:
         backend.close()
     assert backend.server.process is None
+
+
+def test_mmlu_pro_and_math_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
+    result = subprocess.run(
+        [*evalkit_exe, "run", "--tasks", "mmlu_pro,math", "--langs", "ru,pl", "--limit", "2", "--max-tokens", "64",
+         "--output", str(tmp_path), "--no-progress"],
+        capture_output=True, text=True, timeout=900, env=evalkit_env, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for task, keys in (("mmlu_pro", {"category"}), ("math", {"subject", "level"})):
+        for lang in ("ru", "pl"):
+            folder = tmp_path / "local__smollm2" / task / lang
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            assert summary["n"] == 2 and summary["n_errors"] == 0
+            assert set(summary["metrics"]) == {"accuracy", "no_answer"}
+            assert set(summary["breakdown"]) == keys
+            assert sum(group["n"] for group in next(iter(summary["breakdown"].values())).values()) == 2
+            rows = [json.loads(x) for x in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+            assert len(rows) == 2 and all(r["completion"] for r in rows)
+            assert all(set(r["metadata"]) == keys for r in rows)
