@@ -83,10 +83,13 @@ def load_hf_rows(source: DataSource, split: str | None = None) -> list[dict[str,
         raise TaskDataError("real data needs the `datasets` package: pip install 'evalkit[data]'") from None
     split = split or source.split
     try:
-        dataset = datasets.load_dataset(
-            source.dataset_id, source.config, split=split, revision=source.revision,
-            data_files=dict(source.data_files) if source.data_files else None,
-        )  # fmt: skip
+        if source.data_files:
+            # Plain JSONL files in a hub repo are read with the packaged json builder straight from the pinned
+            # commit, so a loading script in the same repo (which `datasets` 4+ refuses) is never involved.
+            files = {name: _hub_file(source, path) for name, path in source.data_files.items()}
+            dataset = datasets.load_dataset("json", data_files=files, split=split)
+        else:
+            dataset = datasets.load_dataset(source.dataset_id, source.config, split=split, revision=source.revision)
     except Exception as exc:  # noqa: BLE001 - network, auth, missing revision: one clear line
         raise TaskDataError(f"cannot load {source.describe()}: {type(exc).__name__}: {exc}") from None
     return [dict(row) for row in dataset]
@@ -94,6 +97,12 @@ def load_hf_rows(source: DataSource, split: str | None = None) -> list[dict[str,
 
 def is_hub_data(data: str) -> bool:
     return data == "full" or data.startswith("full:")
+
+
+def _hub_file(source: DataSource, path: str) -> str:
+    if source.dataset_id == "json":  # a local json source (tests, or a team's own files)
+        return path
+    return f"hf://datasets/{source.dataset_id}@{source.revision}/{path}"
 
 
 class Task:

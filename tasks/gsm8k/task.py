@@ -61,7 +61,12 @@ class GSM8K(Task):
                        "loading script, so the hub's parquet branch is read (no commit sha confirmed offline)"),
         ),
         "pl": (_gsm8kx("PL"),),
-        "cs": (_gsm8kx("CS"),),
+        "cs": (
+            _gsm8kx("CS"),
+            DataSource("czech-bench", "CIIRC-NLP/gsm8k-cs", revision="1fb42746ae133b8f351faa95e6b9064f22cdb9a4",
+                       split="test", fewshot_split="train",
+                       note="Czech-Bench translation (train 7,473 / test 1,319); columns assumed question/answer"),
+        ),
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=512)
     metrics = ("exact_match_strict", "exact_match_flexible")
