@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chat-template", default=None, help=f"Jinja2 file or one of {', '.join(SHIPPED)} "
                      "(vllm backend; also sent to vLLM servers)")  # fmt: skip
     run.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+    run.add_argument("--samples", type=int, default=1, help="completions per item (pass@k); temperature defaults to "
+                     "the task's sampling temperature when N > 1")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for name, kind in GENERATION_FLAGS:
         run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, dest=name)
@@ -145,7 +147,7 @@ def command_run(args: argparse.Namespace) -> int:
     settings = RunSettings(
         output_root=args.output, model=str(spec), model_slug=args.name or spec.slug, data=args.data,
         limit=args.limit, generation_overrides=overrides, system_prompt=args.system_prompt,
-        chat_template=args.chat_template,
+        chat_template=args.chat_template, samples_per_item=max(1, args.samples),
     )  # fmt: skip
     # Read and validate every task's data before a backend (a server, a GPU engine) is started.
     prepared = [prepare_run(task, lang, settings) for task in tasks for lang in langs if lang in task.languages]

@@ -116,6 +116,8 @@ class Task:
     metrics: ClassVar[tuple[str, ...]]
     #: Sample.metadata keys whose values split the metrics in summary.json (e.g. "category").
     breakdowns: ClassVar[tuple[str, ...]] = ()
+    #: Temperature used when several samples per item are drawn (--samples N > 1) and none was given.
+    sampling_temperature: ClassVar[float] = 0.8
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -135,6 +137,18 @@ class Task:
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
         raise NotImplementedError
+
+    def score_batch(self, samples: Sequence[Sample], completions: Sequence[str], lang: str) -> list[Score]:
+        """Score many completions at once (code tasks run them in parallel); by default one by one."""
+        return [self.score(s, c, lang) for s, c in zip(samples, completions, strict=True)]
+
+    def item_metrics(self, scores: Sequence[Mapping[str, float]]) -> dict[str, float]:
+        """One item's metrics from its replicas' scores (several with --samples N); by default their mean."""
+        return {m: sum(s[m] for s in scores) / len(scores) for m in self.metrics}
+
+    def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Task-specific additions to summary.json["extra"] (e.g. counts of sandbox outcomes)."""
+        return {}
 
     # -- shared machinery ------------------------------------------------------------------------------
     def check_language(self, lang: str) -> None:
