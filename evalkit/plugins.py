@@ -16,6 +16,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "gsm8k": "gsm8k",
     "mmlu_pro": "mmlu_pro",
     "math": "math",
+    "mbpp": "mbpp",
 }
 
 

@@ -76,3 +76,8 @@ def test_cli_run_on_vllm_writes_results(smollm2_hf, tmp_path, evalkit_env, evalk
     assert summary["generation_config"]["max_tokens"] == 48
     rows = [json.loads(x) for x in (tmp_path / "smollm2-vllm" / "gsm8k" / "pl" / "samples.jsonl").open()]
     assert len(rows) == 3 and all(r["completion"] and r["usage"]["completion_tokens"] > 0 for r in rows)
+
+
+def test_replicas_get_distinct_seeds():
+    assert sampling_kwargs(GenerationConfig(seed=3), replica=2)["seed"] == 5
+    assert "seed" not in sampling_kwargs(GenerationConfig(), replica=2)

@@ -90,6 +90,8 @@ def request_body(model: str, request: Request, chat_template: str | None = None)
             body[name] = value
     if config.stop:
         body["stop"] = list(config.stop)
+    if config.seed is not None:
+        body["seed"] = config.seed + request.replica  # replicas of one item must not repeat each other
     if chat_template is not None:
         body["chat_template"] = chat_template  # understood by vLLM's server
     return body

@@ -21,7 +21,7 @@ from evalkit.types import Completion, GenerationConfig, Request, Usage
 _OWN_OPTIONS = {"chat_template"}
 
 
-def sampling_kwargs(config: GenerationConfig) -> dict[str, Any]:
+def sampling_kwargs(config: GenerationConfig, replica: int = 0) -> dict[str, Any]:
     """GenerationConfig -> vllm.SamplingParams keyword arguments, one to one; unset knobs keep vLLM's defaults."""
     kwargs: dict[str, Any] = {"temperature": config.temperature, "max_tokens": config.max_tokens, "n": 1}
     for name in ("top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty", "seed"):
@@ -30,6 +30,8 @@ def sampling_kwargs(config: GenerationConfig) -> dict[str, Any]:
             kwargs[name] = value
     if config.stop:
         kwargs["stop"] = list(config.stop)
+    if config.seed is not None:
+        kwargs["seed"] = config.seed + replica  # replicas of one item must not repeat each other
     return kwargs
 
 
@@ -59,7 +61,7 @@ class VLLMBackend:
         if not requests:
             return []
         conversations = [[m.to_dict() for m in r.messages] for r in requests]
-        params = [self._vllm.SamplingParams(**sampling_kwargs(r.config)) for r in requests]
+        params = [self._vllm.SamplingParams(**sampling_kwargs(r.config, r.replica)) for r in requests]
         started = time.monotonic()
         outputs = self.llm.chat(conversations, params, chat_template=self.chat_template, use_tqdm=False)
         latency = (time.monotonic() - started) / len(requests)  # the batch is shared; report the mean
