@@ -17,6 +17,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "mmlu_pro": "mmlu_pro",
     "math": "math",
     "mbpp": "mbpp",
+    "humaneval": "humaneval",
 }
 
 

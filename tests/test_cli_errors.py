@@ -24,7 +24,7 @@ def closed_port() -> int:
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["--tasks", "gsm9k"], "unknown task 'gsm9k'; available: gsm8k, mmlu_pro, math, mbpp"),
+        (["--tasks", "gsm9k"], "unknown task 'gsm9k'; available: gsm8k, mmlu_pro, math, mbpp, humaneval"),
         (["--tasks", "gsm8k", "--langs", "ru,xx"], "unknown language 'xx'"),
         (["--model", "gpt-4o"], "bad model string 'gpt-4o'"),
         (["--data", "/nonexistent/file.jsonl", "--tasks", "gsm8k"], "or an existing file"),

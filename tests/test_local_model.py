@@ -121,3 +121,16 @@ def test_mmlu_pro_and_math_on_embedded_model(tmp_path, evalkit_env, evalkit_exe)
             rows = [json.loads(x) for x in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
             assert len(rows) == 2 and all(r["completion"] for r in rows)
             assert all(set(r["metadata"]) == keys for r in rows)
+
+
+def test_code_tasks_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
+    result = subprocess.run(
+        [*evalkit_exe, "run", "--tasks", "mbpp,humaneval", "--langs", "ru", "--limit", "2", "--max-tokens", "96",
+         "--output", str(tmp_path), "--no-progress"],
+        capture_output=True, text=True, timeout=900, env=evalkit_env, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for task in ("mbpp", "humaneval"):
+        summary = json.loads((tmp_path / "local__smollm2" / task / "ru" / "summary.json").read_text(encoding="utf-8"))
+        assert summary["n"] == 2 and set(summary["metrics"]) == {"pass@1"}
+        assert summary["extra"]["isolation"] == "bwrap" and sum(summary["extra"]["outcomes"].values()) == 2

@@ -57,3 +57,27 @@ def test_pass_at_k_over_replicas_through_a_server(tmp_path):
     assert summary["extra"]["isolation"] == "bwrap"
     rows = [json.loads(x) for x in (tmp_path / "m/mbpp/en/samples.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted({r["replica"] for r in rows}) == [0, 1, 2, 3, 4] and len(rows) == 15
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_humaneval_references_pass_and_bodies_are_completed(lang):
+    task = load_task("humaneval")
+    samples = task.load(lang, "samples")
+    assert len(samples) >= 10
+    full = task.score_batch(samples, [f"```python\n{s.fields['reference']}\n```" for s in samples], lang)
+    assert [s.extracted["status"] for s in full] == ["passed"] * len(samples)
+    # An answer with only the body is completed with the given signature.
+    clamp = next(s for s in samples if s.fields["entry_point"] == "clamp")
+    body_only = task.score_batch([clamp], ["```python\n    return max(low, min(x, high))\n```"], lang)[0]
+    assert body_only.extracted["status"] == "passed"
+    wrong = task.score_batch([clamp], ["```python\ndef clamp(x, low, high):\n    return x\n```"], lang)[0]
+    assert wrong.extracted["status"] == "failed" and wrong.extracted["detail"].startswith("assert ")
+
+
+def test_humaneval_malformed_mera_item_names_its_id(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    row = {"instruction": "{function}", "inputs": {"function": "def f():\n", "tests": "[{}]"}, "outputs": [],
+           "meta": {"id": 42, "entry_point": "f"}}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(TaskDataError, match=r"\(id 42\): inputs.tests and outputs"):
+        load_task("humaneval").load("ru", str(path))

@@ -17,22 +17,15 @@ tests stay as they are). Bundled samples: 10 problems with our own tests, prompt
 
 from __future__ import annotations
 
-import os
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit import sandbox
-from evalkit.scoring.code import extract_code
-from evalkit.stats import pass_at_k
-from evalkit.task import DataSource, Task, TaskDataError
-from evalkit.types import GenerationConfig, Message, Sample, Score
-
-K_VALUES = (1, 5, 10)
-LIMITS = sandbox.Limits(cpu_s=10, wall_s=20, memory_mb=1024, processes=64, file_size_mb=8)
+from evalkit.code_task import CodeTask
+from evalkit.task import DataSource, TaskDataError
+from evalkit.types import GenerationConfig, Message, Sample
 
 
-class MBPP(Task):
+class MBPP(CodeTask):
     name = "mbpp"
     version = "1.0"
     languages = ("ru", "pl", "en")
@@ -41,16 +34,6 @@ class MBPP(Task):
                           split="test", note="no commit sha could be confirmed offline"),),
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=512)
-    metrics = ("passed",)
-
-    def load(self, lang: str, data: str, limit: int | None = None) -> list[Sample]:
-        allowed = os.environ.get("EVALKIT_ALLOW_UNISOLATED") == "1"
-        if sandbox.isolation() == "none" and not allowed:
-            raise TaskDataError(
-                "mbpp runs model-written code, and no sandbox is available: install bubblewrap "
-                "(`make setup` does, as root) or set EVALKIT_ALLOW_UNISOLATED=1 to run it without isolation"
-            )
-        return super().load(lang, data, limit)
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
         item_id = str(row.get("task_id", f"{index:05d}"))
@@ -71,29 +54,6 @@ class MBPP(Task):
 
     def program(self, sample: Sample, code: str) -> str:
         return "\n".join([*sample.fields["imports"], code, "", *sample.fields["tests"]])
-
-    def score_batch(self, samples: Sequence[Sample], completions: Sequence[str], lang: str) -> list[Score]:
-        codes = [extract_code(text) for text in completions]
-        programs = [sandbox.Program(self.program(s, c)) for s, c in zip(samples, codes, strict=True)]
-        allowed = os.environ.get("EVALKIT_ALLOW_UNISOLATED") == "1"
-        outcomes = sandbox.run_many(programs, LIMITS, allow_unisolated=allowed)
-        return [
-            Score(extracted={"code": code, "status": o.status, "detail": o.detail},
-                  values={"passed": float(o.passed)})  # fmt: skip
-            for code, o in zip(codes, outcomes, strict=True)
-        ]
-
-    def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        return self.score_batch([sample], [completion], lang)[0]
-
-    def item_metrics(self, scores: Sequence[Mapping[str, float]]) -> dict[str, float]:
-        n, c = len(scores), int(sum(s["passed"] for s in scores))
-        return {f"pass@{k}": pass_at_k(n, c, k) for k in K_VALUES if n >= k}
-
-    def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        counts = Counter(str(e.get("status", "not_run")) for e in extracted)
-        return {"outcomes": {s: counts.get(s, 0) for s in (*sandbox.STATUSES, "not_run")},
-                "isolation": sandbox.isolation()}  # fmt: skip
 
 
 TASK = MBPP
