@@ -29,6 +29,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -92,6 +93,8 @@ def isolation() -> str:
     if shutil.which("bwrap") and _probe(_bwrap_prefix(Path(tempfile.gettempdir())) + [python, "-c", "pass"], True):
         return "bwrap"
     if shutil.which("unshare") and _probe(_unshare_prefix() + [python, "-c", "pass"], False):
+        print("evalkit: warning: bubblewrap is not available; model-written code runs under `unshare --net` and "
+              "rlimits only (the file system is visible to it)", file=sys.stderr)  # fmt: skip
         return "unshare"
     return "none"
 
