@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chat-template", default=None, help=f"Jinja2 file or one of {', '.join(SHIPPED)} "
                      "(vllm backend; also sent to vLLM servers)")  # fmt: skip
     run.add_argument("--stop", action="append", default=None, help="stop string (repeatable)")
+    run.add_argument("--allow-unisolated", action="store_true",
+                     help="let code tasks run model-written programs even when no sandbox is available")
     run.add_argument("--samples", type=int, default=1, help="completions per item (pass@k); temperature defaults to "
                      "the task's sampling temperature when N > 1")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -123,6 +125,8 @@ def command_list(args: argparse.Namespace) -> int:
 
 def command_run(args: argparse.Namespace) -> int:
     spec = parse_model_string(args.model)
+    if args.allow_unisolated:
+        os.environ["EVALKIT_ALLOW_UNISOLATED"] = "1"  # read by evalkit.code_task, also in worker threads
     requested = _split(args.tasks) if args.tasks not in ("", "all") else ["all"]
     bridged = [name[len(LM_EVAL_PREFIX) :] for name in requested if name.startswith(LM_EVAL_PREFIX)]
     native_request = ",".join(name for name in requested if not name.startswith(LM_EVAL_PREFIX))

@@ -33,7 +33,8 @@ class CodeTask(Task):
         if sandbox.isolation() == "none" and not unisolated_allowed():
             raise TaskDataError(
                 f"{self.name} runs model-written code, and no sandbox is available: install bubblewrap "
-                "(`make setup` does, as root) or set EVALKIT_ALLOW_UNISOLATED=1 to run it without isolation"
+                "(`make setup` does, as root), or pass --allow-unisolated (EVALKIT_ALLOW_UNISOLATED=1) to run it "
+                "without isolation"
             )
         return super().load(lang, data, limit)
 

@@ -189,7 +189,7 @@ def run(
     if kind == "none" and not allow_unisolated:
         raise SandboxUnavailable(
             "no sandbox available (install bubblewrap: apt-get install bubblewrap); refusing to run model-written "
-            "code without isolation unless explicitly allowed (--allow-unisolated)"
+            "code without isolation unless explicitly allowed (--allow-unisolated / EVALKIT_ALLOW_UNISOLATED=1)"
         )
     marker = f"__evalkit_done_{secrets.token_hex(16)}__"
     with tempfile.TemporaryDirectory(prefix="evalkit-sandbox-") as tmp:
