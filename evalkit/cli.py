@@ -155,12 +155,18 @@ def command_run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     # Read and validate every task's data before a backend (a server, a GPU engine) is started.
     prepared = [prepare_run(task, lang, settings) for task in tasks for lang in langs if lang in task.languages]
-    bridge_plan = plan_bridged(bridged, spec, args) if bridged else []
-    cache_path = args.cache_path or default_cache_path()
+    bridge_plan = None
+    if bridged:
+        from evalkit.lm_eval_bridge import plan_tasks  # noqa: PLC0415 - imports lm-eval
+
+        bridge_plan = plan_tasks(bridged, spec, args.lm_eval_include, options)
+    cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
     if prepared:
-        run_native(prepared, spec, options, settings, None if args.no_cache else cache_path, args.no_progress)
-    if bridge_plan:
-        run_bridged(bridge_plan, spec, args, settings, None if args.no_cache else cache_path)
+        run_native(prepared, spec, options, settings, cache_path, args.no_progress)
+    if bridge_plan is not None:
+        from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
+
+        run_plan(bridge_plan, spec, options, settings, cache_path, print_summary)
     print(f"results: {args.output / settings.model_slug}")
     return 0
 
@@ -183,50 +189,6 @@ def run_native(prepared: list[Any], spec: Any, options: BackendOptions, settings
         backend.close()
         if cache is not None:
             cache.close()
-
-
-def plan_bridged(names: list[str], spec: Any, args: argparse.Namespace) -> list[tuple[str, bool]]:
-    """Check every lm-eval task exists and can run on this model, before anything starts."""
-    from evalkit.lm_eval_bridge import LOGLIKELIHOOD_TYPES, LmEvalBridge  # noqa: PLC0415 - imports lm-eval
-
-    bridge = LmEvalBridge(args.lm_eval_include)
-    plan = []
-    for name in names:
-        needs_loglikelihood = bool(bridge.output_types(name) & LOGLIKELIHOOD_TYPES)
-        bridge.model_for(spec, needs_loglikelihood, "http://127.0.0.1:1/v1", args.concurrency, args.max_retries,
-                         args.timeout)  # raises for combinations that cannot run  # fmt: skip
-        plan.append((name, needs_loglikelihood))
-    args._bridge = bridge  # built once: its task index is expensive
-    return plan
-
-
-def run_bridged(plan: list[tuple[str, bool]], spec: Any, args: argparse.Namespace, settings: RunSettings,
-                cache_path: Path | None) -> None:
-    import time  # noqa: PLC0415
-    from datetime import datetime, timezone  # noqa: PLC0415
-
-    from evalkit.lm_eval_bridge import write_results  # noqa: PLC0415
-
-    bridge = args._bridge
-    server = None
-    if spec.kind == "local":
-        from evalkit.backends.local import LlamaCppServer, smollm2_gguf_path  # noqa: PLC0415
-
-        server = LlamaCppServer(smollm2_gguf_path()).start()
-    try:
-        for name, needs_loglikelihood in plan:
-            base_url = server.base_url if server is not None else spec.base_url
-            model, model_args, chat = bridge.model_for(spec, needs_loglikelihood, base_url, args.concurrency,
-                                                       args.max_retries, args.timeout)  # fmt: skip
-            started, clock = datetime.now(timezone.utc), time.monotonic()
-            lm_cache = cache_path.parent / "lm_eval" / settings.model_slug if cache_path is not None else None
-            results = bridge.run(name, spec, model, model_args, chat, settings.limit, settings.system_prompt, lm_cache)
-            for summary in write_results(results, settings.output_root, settings.model, settings.model_slug,
-                                         str(spec), started, clock, model):  # fmt: skip
-                print_summary(summary)
-    finally:
-        if server is not None:
-            server.stop()
 
 
 def _raise_on_sigterm(signum: int, frame: Any) -> None:

