@@ -23,12 +23,16 @@ def llama_servers() -> set[int]:
     return {int(pid) for pid in out.split()}
 
 
-def run_gsm8k(evalkit_exe, env, out_dir, *extra):
+def run_evalkit(evalkit_exe, env, out_dir, tasks, langs, limit, max_tokens):
     return subprocess.run(
-        [*evalkit_exe, "run", "--tasks", "gsm8k", "--langs", "ru,pl", "--limit", "3", "--max-tokens", "96",
-         "--output", str(out_dir), "--no-progress", *extra],
+        [*evalkit_exe, "run", "--tasks", tasks, "--langs", langs, "--limit", str(limit), "--max-tokens",
+         str(max_tokens), "--output", str(out_dir), "--no-progress"],
         capture_output=True, text=True, timeout=900, env=env, cwd=ROOT,
     )  # fmt: skip
+
+
+def run_gsm8k(evalkit_exe, env, out_dir):
+    return run_evalkit(evalkit_exe, env, out_dir, "gsm8k", "ru,pl", 3, 96)
 
 
 def test_gsm8k_end_to_end_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
@@ -104,11 +108,7 @@ def test_local_backend_refuses_a_role_it_cannot_carry():
 
 
 def test_mmlu_pro_and_math_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
-    result = subprocess.run(
-        [*evalkit_exe, "run", "--tasks", "mmlu_pro,math", "--langs", "ru,pl", "--limit", "2", "--max-tokens", "64",
-         "--output", str(tmp_path), "--no-progress"],
-        capture_output=True, text=True, timeout=900, env=evalkit_env, cwd=ROOT,
-    )  # fmt: skip
+    result = run_evalkit(evalkit_exe, evalkit_env, tmp_path, "mmlu_pro,math", "ru,pl", 2, 64)
     assert result.returncode == 0, result.stderr[-3000:]
     for task, keys in (("mmlu_pro", {"category"}), ("math", {"subject", "level"})):
         for lang in ("ru", "pl"):
@@ -124,11 +124,7 @@ def test_mmlu_pro_and_math_on_embedded_model(tmp_path, evalkit_env, evalkit_exe)
 
 
 def test_code_tasks_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
-    result = subprocess.run(
-        [*evalkit_exe, "run", "--tasks", "mbpp,humaneval", "--langs", "ru", "--limit", "2", "--max-tokens", "96",
-         "--output", str(tmp_path), "--no-progress"],
-        capture_output=True, text=True, timeout=900, env=evalkit_env, cwd=ROOT,
-    )  # fmt: skip
+    result = run_evalkit(evalkit_exe, evalkit_env, tmp_path, "mbpp,humaneval", "ru", 2, 96)
     assert result.returncode == 0, result.stderr[-3000:]
     for task in ("mbpp", "humaneval"):
         summary = json.loads((tmp_path / "local__smollm2" / task / "ru" / "summary.json").read_text(encoding="utf-8"))
