@@ -253,7 +253,7 @@ def test_accounting_under_concurrency(tmp_path):
 
     async def load(stub: OpenAIStub) -> list[str | BaseException]:
         semaphore = asyncio.Semaphore(16)
-        async with openai.AsyncOpenAI(base_url=stub.base_url, api_key="x", max_retries=0, timeout=10) as c:
+        async with openai.AsyncOpenAI(base_url=stub.base_url, api_key="x", max_retries=0, timeout=60) as c:
 
             async def one(messages: list[dict]) -> str:
                 async with semaphore:
