@@ -36,7 +36,6 @@ from evalkit.runner import RunSettings
 from evalkit.task import TaskDataError
 from evalkit.types import GenerationConfig, Message, MetricValue, RunSummary, SampleRecord, Usage
 
-PREFIX = "lm_eval:"
 LOGLIKELIHOOD_TYPES = {"loglikelihood", "loglikelihood_rolling", "multiple_choice"}
 _LANG_SUFFIX = re.compile(r"_(ru|pl|uk|cs|sr|sk|sl|hr|bg|be|mk|en)$")
 
@@ -46,7 +45,9 @@ def _import_lm_eval() -> Any:
         import lm_eval  # noqa: PLC0415 - heavy optional dependency
         from lm_eval.tasks import TaskManager  # noqa: PLC0415
     except ImportError as exc:
-        raise BackendError(f"lm_eval: tasks need lm-evaluation-harness ({exc}): pip install 'evalkit[bench]'") from None
+        raise BackendError(
+            f"lm_eval: tasks need lm-evaluation-harness ({exc}): pip install 'evalkit[lm-eval]'"
+        ) from None
     return lm_eval, TaskManager
 
 
@@ -172,6 +173,7 @@ def write_results(results: dict[str, Any], output_root: Path, model: str, model_
     for task, values in results.get("results", {}).items():
         if task not in results.get("samples", {}):
             continue  # a group's aggregate row; its member tasks are written one by one
+        evalkit_name, lang = f"lm_eval:{task}", language_of(task)
         metrics = {}
         for key, value in values.items():
             if key == "alias" or "_stderr," in key or not isinstance(value, (int, float)):
@@ -191,7 +193,7 @@ def write_results(results: dict[str, Any], output_root: Path, model: str, model_
             scores = {k: float(v) for k, v in doc.items() if k in metric_names and isinstance(v, (int, float))}
             filtered = doc.get("filtered_resps") or []
             records.append(SampleRecord(
-                id=str(doc.get("doc_id")), task=f"lm_eval:{task}", lang=language_of(task), messages=messages,
+                id=str(doc.get("doc_id")), task=evalkit_name, lang=lang, messages=messages,
                 target=str(doc.get("target")),
                 completion=completion if isinstance(completion, str) else json.dumps(completion),
                 finish_reason=None, extracted={"filtered": json.dumps(filtered, ensure_ascii=False)[:2000]},
@@ -200,7 +202,7 @@ def write_results(results: dict[str, Any], output_root: Path, model: str, model_
             ))  # fmt: skip
         config = configs.get(task, {})
         summary = RunSummary(
-            task=f"lm_eval:{task}", task_version=str(versions.get(task)), lang=language_of(task), model=model,
+            task=evalkit_name, task_version=str(versions.get(task)), lang=lang, model=model,
             backend=f"lm-eval=={results.get('lm_eval_version', '?')}:{lm_model}", metrics=metrics,
             n=len({r.id for r in records}), n_errors=0,
             data={"source": "lm-eval", "dataset_id": config.get("dataset_path"), "config": config.get("dataset_name"),
@@ -211,7 +213,7 @@ def write_results(results: dict[str, Any], output_root: Path, model: str, model_
             extra={"lm_eval_generation_kwargs": config.get("generation_kwargs"),
                    "n_shot": results.get("n-shot", {}).get(task)},
         )  # fmt: skip
-        out = run_dir(output_root, model_slug, f"lm_eval__{task}", language_of(task))
+        out = run_dir(output_root, model_slug, f"lm_eval__{task}", lang)
         write_jsonl(out / "samples.jsonl", (r.to_dict() for r in records))
         write_json(out / "summary.json", summary.to_dict())
         summaries.append(summary)

@@ -11,8 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from evalkit import __version__
-
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file in the same folder + rename, so readers never see a half-written file."""
@@ -55,7 +53,3 @@ def git_sha() -> str | None:
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def versions() -> dict[str, str | None]:
-    return {"evalkit": __version__, "git_sha": git_sha()}

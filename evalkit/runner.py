@@ -62,15 +62,17 @@ def generation_config(task: Task, lang: str, overrides: Mapping[str, Any]) -> Ge
     return base.merged(overrides)
 
 
-def score_one(task: Task, sample: Sample, completion: Completion, lang: str) -> tuple[Score, str | None]:
-    """Score a completion; a failed request or a scorer crash scores 0 on every metric with the error kept."""
-    zero = Score(extracted={}, values={metric: 0.0 for metric in task.metrics})
-    if not completion.ok:
-        return zero, completion.error
+def zero_score(task: Task) -> Score:
+    """What an item scores when its request failed or its scorer crashed: 0 on every metric."""
+    return Score(extracted={}, values={metric: 0.0 for metric in task.metrics})
+
+
+def score_one(task: Task, sample: Sample, text: str, lang: str) -> tuple[Score, str | None]:
+    """Score one answered completion; a scorer crash scores 0 with the error kept."""
     try:
-        return task.score(sample, completion.text, lang), None
+        return task.score(sample, text, lang), None
     except Exception as exc:  # noqa: BLE001 - one bad item must not sink the run; the error is recorded
-        return zero, f"scoring failed: {type(exc).__name__}: {exc}"
+        return zero_score(task), f"scoring failed: {type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,7 @@ def breakdown(
 def score_all(task: Task, samples: Sequence[Sample], completions: Sequence[Completion],
               lang: str) -> list[tuple[Score, str | None]]:  # fmt: skip
     """Score every completion: the answered ones in one batch; failures and scorer crashes score 0."""
-    zero = Score(extracted={}, values={metric: 0.0 for metric in task.metrics})
-    results: list[tuple[Score, str | None]] = [(zero, c.error) for c in completions]
+    results: list[tuple[Score, str | None]] = [(zero_score(task), c.error) for c in completions]
     answered = [i for i, c in enumerate(completions) if c.ok]
     try:
         scores = task.score_batch([samples[i] for i in answered], [completions[i].text for i in answered], lang)
@@ -144,7 +145,7 @@ def score_all(task: Task, samples: Sequence[Sample], completions: Sequence[Compl
             results[index] = (score, None)
     except Exception:  # noqa: BLE001 - fall back to one by one, so one bad item only costs itself
         for index in answered:
-            results[index] = score_one(task, samples[index], completions[index], lang)
+            results[index] = score_one(task, samples[index], completions[index].text, lang)
     return results
 
 
