@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from evalkit.backends import BackendError, BackendOptions, build_backend
 from evalkit.backends.wrappers import CachedBackend, ProgressBackend
 from evalkit.cache import ResponseCache
 from evalkit.chat_templates import SHIPPED, load_chat_template
+from evalkit.judging import Judge
 from evalkit.modelspec import ModelSpecError, parse_model_string
 from evalkit.plugins import available_tasks, load_task
 from evalkit.runner import RunSettings, execute_run, prepare_run
@@ -83,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--samples", type=int, default=1, help="completions per item (pass@k); temperature defaults to "
                      "the task's sampling temperature when N > 1")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--judge", default=None, help="model string of the judge for judged metrics (e.g. RAG accuracy); "
+                     "the same model string as --model shares its backend")
+    run.add_argument("--judge-max-tokens", type=int, default=1024, help="judge reply budget (default 1024)")
+    run.add_argument("--task-option", action="append", default=[], metavar="TASK.NAME=VALUE",
+                     help="a task setting (see `evalkit list`), e.g. rag.documents=fold; repeatable")
     for name, kind in GENERATION_FLAGS:
         run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, dest=name)
     vllm = run.add_argument_group("vLLM engine arguments (also accepted as vllm:<id>?key=value&...)")
@@ -132,6 +139,8 @@ def command_run(args: argparse.Namespace) -> int:
     native_request = ",".join(name for name in requested if not name.startswith(LM_EVAL_PREFIX))
     task_names = _select(native_request, available_tasks(args.plugins), "task") if native_request else []
     tasks = [load_task(name, args.plugins) for name in task_names]
+    apply_task_options(tasks, args.task_option)
+    judge_spec = parse_model_string(args.judge) if args.judge else None
     all_langs = list(dict.fromkeys(lang for t in tasks for lang in t.languages))
     langs = _select(args.langs, all_langs, "language") if tasks else []
     local_file = args.data != "samples" and not is_hub_data(args.data)
@@ -162,7 +171,7 @@ def command_run(args: argparse.Namespace) -> int:
         bridge_plan = plan_tasks(bridged, spec, args.lm_eval_include, options)
     cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
     if prepared:
-        run_native(prepared, spec, options, settings, cache_path, args.no_progress)
+        run_native(prepared, spec, options, settings, cache_path, args.no_progress, judge_spec, args.judge_max_tokens)
     if bridge_plan is not None:
         from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
 
@@ -176,17 +185,45 @@ def print_summary(summary: Any) -> None:
     print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}")
 
 
+def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None:
+    """Apply `--task-option task.name=value` settings; an option for a task not being run is a usage error."""
+    by_name = {task.name: task for task in tasks}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        task_name, dot, option = key.partition(".")
+        if not sep or not dot:
+            raise UsageError(f"--task-option {assignment!r}: expected TASK.NAME=VALUE")
+        if task_name not in by_name:
+            raise UsageError(f"--task-option {assignment!r}: task {task_name!r} is not in this run")
+        by_name[task_name].set_option(option, value)
+
+
 def run_native(prepared: list[Any], spec: Any, options: BackendOptions, settings: RunSettings,
-               cache_path: Path | None, no_progress: bool) -> None:
+               cache_path: Path | None, no_progress: bool,
+               judge_spec: Any = None, judge_max_tokens: int = 1024) -> None:  # fmt: skip
     cache = ResponseCache(cache_path) if cache_path is not None else None
-    backend = build_backend(spec, options)
-    try:
+    opened: list[Any] = []
+
+    def serve(model_spec: Any, backend_options: BackendOptions) -> ProgressBackend:
+        backend = build_backend(model_spec, backend_options)
+        opened.append(backend)
         wrapped = CachedBackend(backend, cache) if cache is not None else backend
-        progress = ProgressBackend(wrapped, enabled=not no_progress)
+        return ProgressBackend(wrapped, enabled=not no_progress)
+
+    try:
+        progress = serve(spec, options)
+        judge = None
+        if judge_spec is not None and any(run.task.judged_metrics for run in prepared):
+            # The same model string shares one backend (one embedded server, one vLLM engine).
+            same = str(judge_spec) == str(spec)
+            own_options = replace(options, chat_template=None, engine_args={})
+            judge_backend = progress if same else serve(judge_spec, own_options)
+            judge = Judge(judge_backend, str(judge_spec), max_tokens=judge_max_tokens)
         for run in prepared:
-            print_summary(execute_run(run, progress, settings))
+            print_summary(execute_run(run, progress, settings, judge))
     finally:
-        backend.close()
+        for backend in opened:
+            backend.close()
         if cache is not None:
             cache.close()
 

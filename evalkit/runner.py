@@ -16,6 +16,7 @@ from typing import Any
 
 from evalkit import __version__
 from evalkit.backends.base import Backend
+from evalkit.judging import Judge
 from evalkit.records import git_sha, run_dir, write_json, write_jsonl
 from evalkit.stats import mean_stderr
 from evalkit.task import Task
@@ -67,10 +68,10 @@ def zero_score(task: Task) -> Score:
     return Score(extracted={}, values={metric: 0.0 for metric in task.metrics})
 
 
-def score_one(task: Task, sample: Sample, text: str, lang: str) -> tuple[Score, str | None]:
-    """Score one answered completion; a scorer crash scores 0 with the error kept."""
+def score_one(task: Task, sample: Sample, answers: Sequence[str], lang: str) -> tuple[Score, str | None]:
+    """Score one answered item (every step's answer); a scorer crash scores 0 with the error kept."""
     try:
-        return task.score(sample, text, lang), None
+        return task.score_steps(sample, answers, lang), None
     except Exception as exc:  # noqa: BLE001 - one bad item must not sink the run; the error is recorded
         return zero_score(task), f"scoring failed: {type(exc).__name__}: {exc}"
 
@@ -134,39 +135,110 @@ def breakdown(
     return result
 
 
-def score_all(task: Task, samples: Sequence[Sample], completions: Sequence[Completion],
+def score_all(task: Task, samples: Sequence[Sample], steps: Sequence[Sequence[Completion]],
               lang: str) -> list[tuple[Score, str | None]]:  # fmt: skip
-    """Score every completion: the answered ones in one batch; failures and scorer crashes score 0."""
-    results: list[tuple[Score, str | None]] = [(zero_score(task), c.error) for c in completions]
-    answered = [i for i, c in enumerate(completions) if c.ok]
-    try:
-        scores = task.score_batch([samples[i] for i in answered], [completions[i].text for i in answered], lang)
-        for index, score in zip(answered, scores, strict=True):
-            results[index] = (score, None)
-    except Exception:  # noqa: BLE001 - fall back to one by one, so one bad item only costs itself
-        for index in answered:
-            results[index] = score_one(task, samples[index], completions[index].text, lang)
+    """Score every item from its steps' answers; failures and scorer crashes score 0.
+
+    Single-step items are scored in one batch (code tasks run their programs in parallel).
+    """
+    results: list[tuple[Score, str | None]] = [(zero_score(task), first_error(s)) for s in steps]
+    answered = [i for i, s in enumerate(steps) if first_error(s) is None]
+    if all(len(s) == 1 for s in steps):
+        try:
+            scores = task.score_batch([samples[i] for i in answered], [steps[i][0].text for i in answered], lang)
+            for index, score in zip(answered, scores, strict=True):
+                results[index] = (score, None)
+            return results
+        except Exception:  # noqa: BLE001 - fall back to one by one, so one bad item only costs itself
+            pass
+    for index in answered:
+        results[index] = score_one(task, samples[index], [c.text for c in steps[index]], lang)
     return results
 
 
-def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings) -> RunSummary:
-    return execute_run(prepare_run(task, lang, settings), backend, settings)
+def first_error(steps: Sequence[Completion]) -> str | None:
+    return next((c.error for c in steps if c.error is not None), None)
 
 
-def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings) -> RunSummary:
-    """Send the requests, score the answers and write samples.jsonl + summary.json."""
+def generate_steps(prepared: PreparedRun, backend: Backend) -> tuple[list[list[Completion]], list[Request]]:
+    """Every item's answers, step by step: step k+1's request is step k's plus its answer and the follow-up.
+
+    Returns each item's completions and its last request (whose messages hold all earlier answers, so the
+    record shows the whole dialogue). Each step is one batch through the backend, cached like any other.
+    """
+    task, lang = prepared.task, prepared.lang
+    last = list(prepared.requests)
+    steps = [[c] for c in backend.generate(last)]
+    step = 1
+    while True:
+        pending = []
+        for index, sample in enumerate(prepared.samples):
+            if len(steps[index]) != step or not steps[index][-1].ok:
+                continue
+            follow = task.follow_up(sample, lang, step)
+            if follow is None:
+                continue
+            previous = last[index]
+            answer = Message("assistant", steps[index][-1].text)
+            last[index] = Request((*previous.messages, answer, *follow.messages),
+                                  previous.config.merged(follow.overrides or {}), previous.replica)  # fmt: skip
+            pending.append(index)
+        if not pending:
+            return steps, last
+        for index, completion in zip(pending, backend.generate([last[i] for i in pending]), strict=True):
+            steps[index].append(completion)
+        step += 1
+
+
+def combined(steps: Sequence[Completion]) -> Completion:
+    """One completion standing for an item's steps: the last answer, summed usage and latency."""
+    usage = Usage(sum(c.usage.prompt_tokens for c in steps), sum(c.usage.completion_tokens for c in steps))
+    return Completion(text=steps[-1].text, finish_reason=steps[-1].finish_reason, usage=usage,
+                      latency_s=sum(c.latency_s for c in steps), error=first_error(steps),
+                      cached=all(c.cached for c in steps))  # fmt: skip
+
+
+def judge_all(prepared: PreparedRun, steps: Sequence[Sequence[Completion]], scored: list[tuple[Score, str | None]],
+              judge: Judge) -> None:  # fmt: skip
+    """Ask the judge about every answered item the task wants judged and fold the verdicts into the scores."""
+    task, lang = prepared.task, prepared.lang
+    asked: list[int] = []
+    queries = []
+    for index, (sample, answers) in enumerate(zip(prepared.samples, steps, strict=True)):
+        if scored[index][1] is not None:
+            continue
+        query = task.judge_query(sample, [c.text for c in answers], lang)
+        if query is not None:
+            asked.append(index)
+            queries.append(query)
+    judgments = judge.run(queries, task.parse_verdict, description=f"{task.name}/{lang} judge")
+    for index, judgment in zip(asked, judgments, strict=True):
+        score, _ = scored[index]
+        scored[index] = (task.apply_judgment(prepared.samples[index], score, judgment), None)
+
+
+def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings, judge: Judge | None = None) -> RunSummary:
+    return execute_run(prepare_run(task, lang, settings), backend, settings, judge)
+
+
+def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
+                judge: Judge | None = None) -> RunSummary:  # fmt: skip
+    """Send the requests (step by step), score the answers, ask the judge, write samples.jsonl + summary.json."""
     task, lang = prepared.task, prepared.lang
     started_at = datetime.now(timezone.utc)
     clock = time.monotonic()
     if hasattr(backend, "description"):
         backend.description = f"{task.name}/{lang}"
-    completions = backend.generate(prepared.requests)
+    steps, last_requests = generate_steps(prepared, backend)
+    scored = score_all(task, prepared.samples, steps, lang)
+    if judge is not None and task.judged_metrics:
+        judge_all(prepared, steps, scored, judge)
 
     records: list[SampleRecord] = []
-    scored = score_all(task, prepared.samples, completions, lang)
-    for sample, request, completion, (score, error) in zip(
-        prepared.samples, prepared.requests, completions, scored, strict=True
+    for sample, request, answers, (score, error) in zip(
+        prepared.samples, last_requests, steps, scored, strict=True
     ):
+        completion = combined(answers)
         records.append(
             SampleRecord(
                 id=sample.id, task=task.name, lang=lang, messages=request.messages, target=sample.target,
@@ -188,6 +260,9 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings) 
         finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
         extra={"n_cached": sum(r.cached for r in records), "fewshot": len(prepared.fewshot),
                "samples_per_item": settings.samples_per_item,
+               **({"judge": judge.model if judge else None, "judge_backend": judge.identity if judge else None}
+                  if task.judged_metrics else {}),
+               **({"task_options": dict(task.option_values)} if task.options else {}),
                **task.summary_extra([r.extracted for r in records])},
         breakdown=breakdown(per_item, task.breakdowns),
     )  # fmt: skip

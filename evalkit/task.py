@@ -12,11 +12,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jinja2
 
 from evalkit.types import GenerationConfig, Message, Sample, Score
+
+if TYPE_CHECKING:
+    from evalkit.judging import JudgeQuery, Judgment
 
 
 class TaskDataError(ValueError):
@@ -105,6 +108,23 @@ def _hub_file(source: DataSource, path: str) -> str:
     return f"hf://datasets/{source.dataset_id}@{source.revision}/{path}"
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """The next step of a multi-step item: messages appended after the previous answer, and config overrides."""
+
+    messages: tuple[Message, ...] = ()
+    overrides: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TaskOption:
+    """A task setting users change with `--task-option <task>.<name>=<value>` (recorded in summary.json)."""
+
+    default: str
+    help: str
+    choices: tuple[str, ...] = ()
+
+
 class Task:
     """Base class of task plugins. Subclasses set the class attributes and implement the three methods."""
 
@@ -118,9 +138,14 @@ class Task:
     breakdowns: ClassVar[tuple[str, ...]] = ()
     #: Temperature used when several samples per item are drawn (--samples N > 1) and none was given.
     sampling_temperature: ClassVar[float] = 0.8
+    #: Settings a user may change with --task-option (name -> TaskOption); read with `self.option(name)`.
+    options: ClassVar[Mapping[str, TaskOption]] = {}
+    #: Metrics decided by a judge model (--judge); without a judge they are absent from the summary, never 0.
+    judged_metrics: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self.option_values: dict[str, str] = {name: option.default for name, option in self.options.items()}
         self._templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(folder / "prompts")),
             undefined=jinja2.StrictUndefined,
@@ -143,12 +168,51 @@ class Task:
         return [self.score(s, c, lang) for s, c in zip(samples, completions, strict=True)]
 
     def item_metrics(self, scores: Sequence[Mapping[str, float]]) -> dict[str, float]:
-        """One item's metrics from its replicas' scores (several with --samples N); by default their mean."""
-        return {m: sum(s[m] for s in scores) / len(scores) for m in self.metrics}
+        """One item's metrics from its replicas' scores (several with --samples N); by default their mean.
+
+        A metric some replica lacks (a judged metric without a judge, an unparsed verdict) is left out.
+        """
+        present = [m for m in self.metrics if all(m in s for s in scores)]
+        return {m: sum(s[m] for s in scores) / len(scores) for m in present}
 
     def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Task-specific additions to summary.json["extra"] (e.g. counts of sandbox outcomes)."""
         return {}
+
+    # -- multi-step items (optional) ---------------------------------------------------------------------
+    def follow_up(self, sample: Sample, lang: str, step: int) -> FollowUp | None:
+        """Step `step` (1, 2, ...) after the first answer, or None when the item is done (the default)."""
+        return None
+
+    def score_steps(self, sample: Sample, answers: Sequence[str], lang: str) -> Score:
+        """Score a multi-step item from every step's answer; by default only the last one counts."""
+        return self.score(sample, answers[-1], lang)
+
+    # -- judged metrics (optional; see evalkit.judging) ----------------------------------------------------
+    def judge_query(self, sample: Sample, answers: Sequence[str], lang: str) -> JudgeQuery | None:
+        """The judge prompt for one answered item (None: this item needs no judge)."""
+        return None
+
+    def parse_verdict(self, text: str) -> Any | None:
+        """The verdict in a judge reply, or None when it has none (strict: never guess)."""
+        return None
+
+    def apply_judgment(self, sample: Sample, score: Score, judgment: Judgment[Any]) -> Score:
+        """Fold a judgment into the item's score (add the judged metrics, keep the raw judge text)."""
+        return score
+
+    # -- options -----------------------------------------------------------------------------------------------
+    def set_option(self, name: str, value: str) -> None:
+        if name not in self.options:
+            known = ", ".join(sorted(self.options)) or "none"
+            raise TaskDataError(f"task {self.name} has no option {name!r} (options: {known})")
+        choices = self.options[name].choices
+        if choices and value not in choices:
+            raise TaskDataError(f"task option {self.name}.{name}={value!r}: choose one of {', '.join(choices)}")
+        self.option_values[name] = value
+
+    def option(self, name: str) -> str:
+        return self.option_values[name]
 
     # -- shared machinery ------------------------------------------------------------------------------
     def check_language(self, lang: str) -> None:

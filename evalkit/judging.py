@@ -1,0 +1,93 @@
+"""The judge engine: a model string that grades answers, served by the same backend layer and cache.
+
+Every judged number (RAG accuracy, Arena-Hard verdicts, MT-Bench ratings, AlpacaEval preferences) goes
+through `Judge.run`: the prompts are sent at temperature 0, each reply is parsed by a strict, pure parser
+supplied by the caller, and a reply that yields nothing is re-asked once — the judge's own reply is kept
+in the history and a short follow-up asks for the label alone. A reply that still yields nothing is a
+`Judgment` with `verdict=None`: callers count it and report it, they never guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from evalkit.backends.base import Backend
+from evalkit.types import GenerationConfig, Message, Request
+
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class JudgeQuery:
+    """One question to the judge: the prompt, and the follow-up sent if no verdict can be parsed."""
+
+    messages: tuple[Message, ...]
+    reask: str
+
+
+@dataclass(frozen=True)
+class Judgment(Generic[V]):
+    """The judge's answer to one query; `verdict` is None when it stayed unparseable (or the request failed)."""
+
+    raw: str
+    verdict: V | None
+    reasked: bool = False
+    raw_reask: str | None = None
+    error: str | None = None
+
+    @property
+    def parsed(self) -> bool:
+        return self.verdict is not None
+
+    def to_dict(self, verdict: Any = None) -> dict[str, Any]:
+        """JSON form; `verdict` overrides how the parsed verdict is written (e.g. an enum's label)."""
+        shown = verdict if verdict is not None else self.verdict
+        return {"raw": self.raw, "verdict": shown, "reasked": self.reasked, "raw_reask": self.raw_reask,
+                "error": self.error}  # fmt: skip
+
+
+class Judge:
+    """A judge model behind any backend; deterministic (temperature 0) with a configurable token budget."""
+
+    def __init__(self, backend: Backend, model: str, max_tokens: int = 1024):
+        self.backend = backend
+        self.model = model  # the model string, as written in summaries and judgments
+        self.config = GenerationConfig(temperature=0.0, max_tokens=max_tokens)
+
+    @property
+    def identity(self) -> str:
+        return self.backend.identity
+
+    def run(self, queries: Sequence[JudgeQuery], parse: Callable[[str], V | None],
+            description: str = "judge") -> list[Judgment[V]]:  # fmt: skip
+        """Ask every query, re-ask once those whose reply does not parse, and return one Judgment each."""
+        if hasattr(self.backend, "description"):
+            self.backend.description = description
+        first = self.backend.generate([Request(q.messages, self.config) for q in queries])
+        judgments: list[Judgment[V]] = []
+        retry: list[int] = []
+        for index, completion in enumerate(first):
+            if not completion.ok:
+                judgments.append(Judgment(raw="", verdict=None, error=completion.error))
+                continue
+            verdict = parse(completion.text)
+            judgments.append(Judgment(raw=completion.text, verdict=verdict))
+            if verdict is None:
+                retry.append(index)
+        if not retry:
+            return judgments
+        if hasattr(self.backend, "description"):
+            self.backend.description = f"{description} (re-ask)"
+        follow_ups = [
+            Request((*queries[i].messages, Message("assistant", judgments[i].raw), Message("user", queries[i].reask)),
+                    self.config)
+            for i in retry
+        ]  # fmt: skip
+        for index, completion in zip(retry, self.backend.generate(follow_ups), strict=True):
+            earlier = judgments[index]
+            verdict = parse(completion.text) if completion.ok else None
+            judgments[index] = Judgment(raw=earlier.raw, verdict=verdict, reasked=True, raw_reask=completion.text,
+                                        error=completion.error)  # fmt: skip
+        return judgments
