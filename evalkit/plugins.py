@@ -18,6 +18,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "math": "math",
     "mbpp": "mbpp",
     "humaneval": "humaneval",
+    "rag": "rag",
 }
 
 

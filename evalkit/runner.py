@@ -65,7 +65,7 @@ def generation_config(task: Task, lang: str, overrides: Mapping[str, Any]) -> Ge
 
 def zero_score(task: Task) -> Score:
     """What an item scores when its request failed or its scorer crashed: 0 on every metric."""
-    return Score(extracted={}, values={metric: 0.0 for metric in task.metrics})
+    return Score(extracted={}, values=task.failed_values())
 
 
 def score_one(task: Task, sample: Sample, answers: Sequence[str], lang: str) -> tuple[Score, str | None]:

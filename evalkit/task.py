@@ -175,6 +175,10 @@ class Task:
         present = [m for m in self.metrics if all(m in s for s in scores)]
         return {m: sum(s[m] for s in scores) / len(scores) for m in present}
 
+    def failed_values(self) -> dict[str, float]:
+        """Metric values of an item whose request failed or whose scorer crashed: 0 (judged metrics absent)."""
+        return {metric: 0.0 for metric in self.metrics if metric not in self.judged_metrics}
+
     def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Task-specific additions to summary.json["extra"] (e.g. counts of sandbox outcomes)."""
         return {}
