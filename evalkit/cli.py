@@ -8,6 +8,7 @@ writes its records and exits 0 (failures are counted in summary.json as n_errors
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
+from evalkit.arena import METHODS, ArenaSettings, format_table, leaderboard_from_files, run_arena
 from evalkit.backends import BackendError, BackendOptions, build_backend
 from evalkit.backends.wrappers import CachedBackend, ProgressBackend
 from evalkit.cache import ResponseCache
@@ -88,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--judge", default=None, help="model string of the judge for judged metrics (e.g. RAG accuracy); "
                      "the same model string as --model shares its backend")
     run.add_argument("--judge-max-tokens", type=int, default=1024, help="judge reply budget (default 1024)")
+    run.add_argument("--baseline", default="local:smollm2",
+                     help="arena baseline model string (default: local:smollm2; its answers to the samples ship)")
+    run.add_argument("--baseline-answers", type=Path, default=None,
+                     help="arena baseline answers (answers.jsonl or arena-hard-auto model_answer file)")
+    run.add_argument("--arena-method", default="v0.1", choices=METHODS, help="Arena-Hard statistics (default v0.1)")
+    run.add_argument("--bootstrap-rounds", type=int, default=100, help="arena bootstrap rounds (default 100)")
+    run.add_argument("--bootstrap-seed", type=int, default=0, help="arena bootstrap seed (default 0)")
     run.add_argument("--task-option", action="append", default=[], metavar="TASK.NAME=VALUE",
                      help="a task setting (see `evalkit list`), e.g. rag.documents=fold; repeatable")
     for name, kind in GENERATION_FLAGS:
@@ -102,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="show tasks with languages and data sources")
     listing.add_argument("--plugins", type=Path, action="append", default=[])
+
+    arena = commands.add_parser("arena-hard", help="Arena-Hard utilities")
+    arena_commands = arena.add_subparsers(dest="arena_command", required=True)
+    score = arena_commands.add_parser("score", help="leaderboard from judgments (arena-hard-auto's layout or ours)")
+    score.add_argument("--judgments", type=Path, required=True,
+                       help="model_judgment/<judge>/ folder, a results/ tree, or one JSONL file")
+    score.add_argument("--answers", type=Path, default=None, help="model_answer/ folder or results/ tree (avg tokens)")
+    score.add_argument("--baseline", required=True, help="baseline model name as written in the files")
+    score.add_argument("--method", default="v0.1", choices=METHODS)
+    score.add_argument("--rounds", type=int, default=100)
+    score.add_argument("--seed", type=int, default=0)
+    score.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
     export.add_argument("target", type=Path)
@@ -171,13 +192,46 @@ def command_run(args: argparse.Namespace) -> int:
         bridge_plan = plan_tasks(bridged, spec, args.lm_eval_include, options)
     cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
     if prepared:
-        run_native(prepared, spec, options, settings, cache_path, args.no_progress, judge_spec, args.judge_max_tokens)
+        arena_settings = ArenaSettings(
+            baseline=str(parse_model_string(args.baseline)), baseline_answers=args.baseline_answers,
+            method=args.arena_method, rounds=args.bootstrap_rounds, seed=args.bootstrap_seed,
+        )  # fmt: skip
+        run_native(prepared, spec, options, settings, cache_path, args.no_progress, judge_spec, args.judge_max_tokens,
+                   arena_settings)
     if bridge_plan is not None:
         from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
 
         run_plan(bridge_plan, spec, options, settings, cache_path, print_summary)
     print(f"results: {args.output / settings.model_slug}")
     return 0
+
+
+def print_arena_summary(summary: Any) -> None:
+    extra = summary.extra
+    low, high = (bound - summary.metrics["score"].value for bound in extra["ci"])
+    print(f"{summary.task}/{summary.lang}: score={summary.metrics['score'].value:.1f} "
+          f"CI=({low:+.1f}, {high:+.1f}) vs {extra['baseline']} judge={extra['judge']} games={extra['games']} "
+          f"unparsed={extra['unparsed']} avg_tokens={extra['avg_tokens']}")  # fmt: skip
+
+
+def command_arena_score(args: argparse.Namespace) -> int:
+    judgments = _jsonl_files(args.judgments, "judgments.jsonl")
+    answers = _jsonl_files(args.answers, "answers.jsonl") if args.answers else []
+    table = leaderboard_from_files(judgments, answers, args.baseline, args.method, args.rounds, args.seed)
+    print(json.dumps(table, ensure_ascii=False, indent=2) if args.json else format_table(table, args.method))
+    return 0
+
+
+def _jsonl_files(path: Path, ours: str) -> list[Path]:
+    """One file, or every *.jsonl of an arena-hard-auto folder, or every `ours` file under a results/ tree."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such file or folder")
+    files = sorted(path.rglob(ours)) or sorted(path.glob("*.jsonl"))
+    if not files:
+        raise UsageError(f"{path}: no {ours} or *.jsonl files")
+    return files
 
 
 def print_summary(summary: Any) -> None:
@@ -200,7 +254,8 @@ def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None
 
 def run_native(prepared: list[Any], spec: Any, options: BackendOptions, settings: RunSettings,
                cache_path: Path | None, no_progress: bool,
-               judge_spec: Any = None, judge_max_tokens: int = 1024) -> None:  # fmt: skip
+               judge_spec: Any = None, judge_max_tokens: int = 1024,
+               arena_settings: ArenaSettings | None = None) -> None:  # fmt: skip
     cache = ResponseCache(cache_path) if cache_path is not None else None
     opened: list[Any] = []
 
@@ -213,14 +268,20 @@ def run_native(prepared: list[Any], spec: Any, options: BackendOptions, settings
     try:
         progress = serve(spec, options)
         judge = None
-        if judge_spec is not None and any(run.task.judged_metrics for run in prepared):
+        if judge_spec is not None and any(run.task.judged_metrics or run.task.kind == "arena" for run in prepared):
             # The same model string shares one backend (one embedded server, one vLLM engine).
             same = str(judge_spec) == str(spec)
             own_options = replace(options, chat_template=None, engine_args={})
             judge_backend = progress if same else serve(judge_spec, own_options)
             judge = Judge(judge_backend, str(judge_spec), max_tokens=judge_max_tokens)
         for run in prepared:
-            print_summary(execute_run(run, progress, settings, judge))
+            if run.task.kind == "arena":
+                summary = run_arena(run, progress, judge, settings.model, settings.model_slug, settings.output_root,
+                                    settings.data, arena_settings)  # fmt: skip
+                if summary is not None:
+                    print_arena_summary(summary)
+            else:
+                print_summary(execute_run(run, progress, settings, judge))
     finally:
         for backend in opened:
             backend.close()
@@ -243,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(export_smollm2(args.target, args.dtype))
             return 0
+        if args.command == "arena-hard":
+            return command_arena_score(args)
         return command_run(args)
     except (UsageError, ModelSpecError, BackendError, TaskDataError, ValueError) as exc:
         print(f"evalkit: error: {exc}", file=sys.stderr)

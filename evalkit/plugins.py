@@ -11,24 +11,25 @@ from pathlib import Path
 
 from evalkit.task import Task, TaskDataError
 
-#: Built-in tasks: name -> folder under tasks/ (explicit registration; add a line per new task).
+#: Built-in tasks and judge arenas: name -> folder in the repository (explicit registration; a line per plugin).
 BUILTIN_TASKS: dict[str, str] = {
-    "gsm8k": "gsm8k",
-    "mmlu_pro": "mmlu_pro",
-    "math": "math",
-    "mbpp": "mbpp",
-    "humaneval": "humaneval",
-    "rag": "rag",
+    "gsm8k": "tasks/gsm8k",
+    "mmlu_pro": "tasks/mmlu_pro",
+    "math": "tasks/math",
+    "mbpp": "tasks/mbpp",
+    "humaneval": "tasks/humaneval",
+    "rag": "tasks/rag",
+    "arena_hard": "judges/arena_hard",
 }
 
 
-def tasks_root() -> Path:
-    return Path(__file__).resolve().parent.parent / "tasks"
+def repository_root() -> Path:
+    return Path(__file__).resolve().parent.parent
 
 
 def _task_folder(name: str, plugin_dirs: Sequence[Path]) -> Path:
     if name in BUILTIN_TASKS:
-        return tasks_root() / BUILTIN_TASKS[name]
+        return repository_root() / BUILTIN_TASKS[name]
     for directory in plugin_dirs:
         if (directory / name / "task.py").is_file():
             return directory / name

@@ -130,6 +130,8 @@ class Task:
 
     name: ClassVar[str]
     version: ClassVar[str]
+    #: "task" (scored per item by the runner) or "arena" (answers judged pairwise, see evalkit.arena).
+    kind: ClassVar[str] = "task"
     languages: ClassVar[tuple[str, ...]]
     sources: ClassVar[Mapping[str, tuple[DataSource, ...]]] = {}
     generation: ClassVar[GenerationConfig] = GenerationConfig()
@@ -251,7 +253,7 @@ class Task:
     def data_description(self, lang: str, data: str) -> dict[str, Any]:
         """What summary.json records about the data a run used."""
         if data == "samples":
-            return {"source": "samples", "path": f"tasks/{self.name}/samples/{lang}.jsonl"}
+            return {"source": "samples", "path": f"{self.folder.parent.name}/{self.folder.name}/samples/{lang}.jsonl"}
         if is_hub_data(data):
             source = self.resolve_source(lang, data)
             return {"source": "hf", "name": source.name, "dataset_id": source.dataset_id, "config": source.config,

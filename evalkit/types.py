@@ -180,9 +180,9 @@ class SampleRecord:
 @dataclass(frozen=True)
 class MetricValue:
     value: float
-    stderr: float
+    stderr: float | None
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | None]:
         return {"value": self.value, "stderr": self.stderr}
 
 

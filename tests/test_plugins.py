@@ -15,7 +15,8 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 
 def test_listing_and_loading():
-    assert available_tasks([PLUGINS]) == ["gsm8k", "mmlu_pro", "math", "mbpp", "humaneval", "arith"]
+    builtin = ["gsm8k", "mmlu_pro", "math", "mbpp", "humaneval", "rag", "arena_hard"]
+    assert available_tasks([PLUGINS]) == [*builtin, "arith"]
     task = load_task("arith", [PLUGINS])
     assert task.name == "arith" and task.folder == PLUGINS / "arith"
     with pytest.raises(TaskDataError, match="unknown task 'nope'"):
