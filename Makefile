@@ -10,6 +10,9 @@ LANGS  ?= all
 LIMIT  ?=
 DATA   ?= samples
 ARGS   ?=
+JUDGE  ?= local:smollm2
+# The embedded llama.cpp server has no `documents` role: grounded RAG folds documents into the system message.
+LOCAL_OPTS := $(if $(findstring local:,$(MODEL)),--task-option rag.documents=fold)
 SMOLLM2_HF ?= .cache/smollm2-hf
 
 .PHONY: setup setup-vllm eval test lint bench list clean
@@ -35,7 +38,7 @@ setup-vllm: setup
 
 eval:
 	$(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' \
-		$(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
+		$(if $(JUDGE),--judge '$(JUDGE)') $(LOCAL_OPTS) $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
 
 list:
 	$(BIN)/evalkit list

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -247,27 +248,29 @@ def run_arena(prepared: PreparedRun, backend: Backend, judge: Judge | None, mode
     recorded = [r for r in read_judgments(log_path) if r["judge"] == judge.model and r["baseline"] == settings.baseline
                 and r["model"] == model and str(r["question_id"]) in ids]  # fmt: skip
     scores = score_models(recorded, settings.baseline, settings.method, settings.rounds, settings.seed)
-    if not scores:
-        raise TaskDataError(f"{arena.name}/{lang}: no judgment of {model} has a verdict; see {log_path}")
-    result = scores[0]
+    result = scores[0] if scores else None
+    if result is None:  # every verdict unparsed: reported as not scored, never as 0
+        print(f"{arena.name}/{lang}: warning: no judgment of {model} has a verdict; no score (see {log_path})",
+              file=sys.stderr)  # fmt: skip
     answered = [n for n, c in zip(tokens, completions, strict=True) if c.ok]
     summary = RunSummary(
         task=arena.name, task_version=arena.version, lang=lang, model=model, backend=backend.identity,
-        metrics={"score": MetricValue(result.score, None)}, n=len({r["question_id"] for r in recorded}),
+        metrics={"score": MetricValue(result.score, None)} if result else {},
+        n=len({r["question_id"] for r in recorded}),
         n_errors=sum(not c.ok for c in completions) + failed, data=prepared.data_info,
         generation_config=prepared.config, system_prompt=None, chat_template=None,
         usage=Usage(sum(c.usage.prompt_tokens for c in completions), sum(backend_tokens)),
         evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
         finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
         extra={
-            "method": settings.method, "ci": [result.lower, result.upper],
+            "method": settings.method, "ci": [result.lower, result.upper] if result else None,
             "ci_level": 0.95 if settings.method == "v0.1" else 0.90,
             "avg_tokens": sum(answered) / len(answered) if answered else None, "token_counter": counter,
             "baseline": settings.baseline, "baseline_answers": str(baseline_path), "judge": judge.model,
             "judge_backend": judge.identity, "rounds": settings.rounds, "seed": settings.seed,
             "games": len(recorded), "unparsed": sum(r["verdict"] is None for r in recorded),
             "reasked": sum(bool(r.get("reasked")) for r in recorded), "judge_failures": failed,
-            "missing_baseline_answers": missing_baseline,
+            "missing_baseline_answers": missing_baseline, "task_options": dict(arena.option_values),
         },
     )  # fmt: skip
     write_json(out / "summary.json", summary.to_dict())

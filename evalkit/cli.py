@@ -25,7 +25,7 @@ from evalkit.cache import ResponseCache
 from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.judging import Judge
 from evalkit.modelspec import ModelSpecError, parse_model_string
-from evalkit.plugins import available_tasks, load_task
+from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
 from evalkit.runner import RunSettings, execute_run, prepare_run
 from evalkit.task import TaskDataError, is_hub_data
 
@@ -208,6 +208,9 @@ def command_run(args: argparse.Namespace) -> int:
 
 def print_arena_summary(summary: Any) -> None:
     extra = summary.extra
+    if "score" not in summary.metrics:
+        print(f"{summary.task}/{summary.lang}: not scored ({extra['unparsed']} of {extra['games']} games unparsed)")
+        return
     low, high = (bound - summary.metrics["score"].value for bound in extra["ci"])
     print(f"{summary.task}/{summary.lang}: score={summary.metrics['score'].value:.1f} "
           f"CI=({low:+.1f}, {high:+.1f}) vs {extra['baseline']} judge={extra['judge']} games={extra['games']} "
@@ -248,7 +251,9 @@ def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None
         if not sep or not dot:
             raise UsageError(f"--task-option {assignment!r}: expected TASK.NAME=VALUE")
         if task_name not in by_name:
-            raise UsageError(f"--task-option {assignment!r}: task {task_name!r} is not in this run")
+            if task_name in BUILTIN_TASKS:
+                continue  # a setting for a built-in task this run does not include (e.g. from `make eval`)
+            raise UsageError(f"--task-option {assignment!r}: unknown task {task_name!r}")
         by_name[task_name].set_option(option, value)
 
 

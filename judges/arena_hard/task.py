@@ -5,7 +5,8 @@ Questions use arena-hard-auto's question.jsonl schema (`question_id`, `category`
 default, `--max-tokens` changes it). The judge sees the question and two answers (game 1: A = baseline,
 B = model; game 2: swapped) and ends with one of [[A>>B]] [[A>B]] [[A=B]] [[B>A]] [[B>>A]].
 
-Judge prompts (prompts/judge_system_<lang>.jinja + judge_user.jinja):
+Judge prompts (prompts/judge_system_<lang>.jinja + judge_user.jinja; `--task-option arena_hard.judge_prompt=original`
+selects the English original for every language):
   en  arena-hard-auto v0.1's judge instructions (config/judge_config.yaml), kept word for word because the
       published numbers were produced with them.
   ru  a Russian-arena variant: the same procedure, plus whether each answer is fluent, correct Russian
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.task import DataSource, Task, TaskDataError
+from evalkit.task import DataSource, Task, TaskDataError, TaskOption
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 
@@ -41,8 +42,11 @@ class ArenaHard(Task):
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=1024)
     metrics = ("score",)
-    #: The judge prompt language per question language (the Russian-arena variant for ru).
-    judge_languages = {"ru": "ru", "pl": "pl", "en": "en"}
+    options = {
+        "judge_prompt": TaskOption("native", "judge instructions: 'native' (in the question's language, with the "
+                                   "language check) or 'original' (arena-hard-auto's English ones)",
+                                   choices=("native", "original")),
+    }  # fmt: skip
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
         turns = row.get("turns")
@@ -68,7 +72,7 @@ class ArenaHard(Task):
         return Score(extracted={}, values={})
 
     def judge_messages(self, sample: Sample, answer_a: str, answer_b: str, lang: str) -> tuple[Message, ...]:
-        judge_lang = self.judge_languages[lang]
+        judge_lang = lang if self.option("judge_prompt") == "native" else "en"
         system = self.render(f"judge_system_{judge_lang}")
         user = self.render("judge_user", question=sample.fields["prompt"], answer_a=answer_a, answer_b=answer_b)
         return (Message("system", system), Message("user", user))
