@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["backend_throughput.py", "sandbox_throughput.py", "arena_bootstrap.py"]
+BENCHMARKS = ["backend_throughput.py", "sandbox_throughput.py", "arena_bootstrap.py", "lc_winrate.py"]
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent))

@@ -24,15 +24,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from evalkit import __version__
 from evalkit.backends.base import Backend
 from evalkit.judging import Judge, JudgeQuery, parse_pairwise_verdict
 from evalkit.modelspec import parse_model_string
-from evalkit.records import git_sha, run_dir, write_json, write_jsonl
-from evalkit.runner import PreparedRun, generate_steps
+from evalkit.records import run_dir, write_json, write_jsonl
+from evalkit.runner import PreparedRun, answer_all, flow_summary
 from evalkit.stats import STRONG_WEIGHT, ArenaScore, Battles, arena_v01, arena_v2
 from evalkit.task import TaskDataError, read_jsonl
-from evalkit.types import MetricValue, RunSummary, Usage
+from evalkit.types import MetricValue, RunSummary
 
 METHODS = ("v0.1", "v2")
 #: Verdict (game's A vs B) -> (outcome for A, weight): A>>B counts STRONG_WEIGHT times, as arena-hard-auto.
@@ -194,10 +193,7 @@ def run_arena(prepared: PreparedRun, backend: Backend, judge: Judge | None, mode
     """Answer every question, then (with a judge) judge both games against the baseline and write summary.json."""
     arena, lang = prepared.task, prepared.lang
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
-    if hasattr(backend, "description"):
-        backend.description = f"{arena.name}/{lang}"
-    steps, _ = generate_steps(prepared, backend)
-    completions = [s[-1] for s in steps]
+    completions = [s[-1] for s in answer_all(prepared, backend)]
     texts = [c.text for c in completions]
     backend_tokens = [c.usage.completion_tokens for c in completions]
     tokens, counter = count_tokens(texts, backend_tokens)
@@ -253,16 +249,10 @@ def run_arena(prepared: PreparedRun, backend: Backend, judge: Judge | None, mode
         print(f"{arena.name}/{lang}: warning: no judgment of {model} has a verdict; no score (see {log_path})",
               file=sys.stderr)  # fmt: skip
     answered = [n for n, c in zip(tokens, completions, strict=True) if c.ok]
-    summary = RunSummary(
-        task=arena.name, task_version=arena.version, lang=lang, model=model, backend=backend.identity,
-        metrics={"score": MetricValue(result.score, None)} if result else {},
-        n=len({r["question_id"] for r in recorded}),
-        n_errors=sum(not c.ok for c in completions) + failed, data=prepared.data_info,
-        generation_config=prepared.config, system_prompt=None, chat_template=None,
-        usage=Usage(sum(c.usage.prompt_tokens for c in completions), sum(backend_tokens)),
-        evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
-        finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
-        extra={
+    summary = flow_summary(
+        prepared, backend, model, metrics={"score": MetricValue(result.score, None)} if result else {},
+        n=len({r["question_id"] for r in recorded}), n_errors=sum(not c.ok for c in completions) + failed,
+        completions=completions, started_at=started_at, clock=clock, extra={
             "method": settings.method, "ci": [result.lower, result.upper] if result else None,
             "ci_level": 0.95 if settings.method == "v0.1" else 0.90,
             "avg_tokens": sum(answered) / len(answered) if answered else None, "token_counter": counter,

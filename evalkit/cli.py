@@ -12,12 +12,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
+from evalkit.alpaca_eval import format_table as alpaca_format
+from evalkit.alpaca_eval import run_alpaca_eval, score_annotations
 from evalkit.arena import METHODS, ArenaSettings, format_table, leaderboard_from_files, run_arena
 from evalkit.backends import BackendError, BackendOptions, build_backend
 from evalkit.backends.wrappers import CachedBackend, ProgressBackend
@@ -25,7 +27,11 @@ from evalkit.cache import ResponseCache
 from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.judging import Judge
 from evalkit.modelspec import ModelSpecError, parse_model_string
+from evalkit.mt_bench import format_table as mt_bench_format
+from evalkit.mt_bench import run_mt_bench
+from evalkit.mt_bench import table_from_files as mt_bench_table
 from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
+from evalkit.references import DATASET, FlowContext
 from evalkit.runner import RunSettings, execute_run, prepare_run
 from evalkit.task import TaskDataError, is_hub_data
 
@@ -97,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--arena-method", default="v0.1", choices=METHODS, help="Arena-Hard statistics (default v0.1)")
     run.add_argument("--bootstrap-rounds", type=int, default=100, help="arena bootstrap rounds (default 100)")
     run.add_argument("--bootstrap-seed", type=int, default=0, help="arena bootstrap seed (default 0)")
+    run.add_argument("--reference", action="append", default=[], metavar="MODEL",
+                     help="reference model of MT-Bench (grades math/reasoning/coding) or AlpacaEval (one column "
+                     "each, repeatable); 'dataset' = the answers in the data (the default)")
+    run.add_argument("--reference-answers", action="append", default=[], metavar="NAME=FILE",
+                     help="answers of a --reference model from a file (FastChat / alpaca_eval / evalkit format)")
     run.add_argument("--task-option", action="append", default=[], metavar="TASK.NAME=VALUE",
                      help="a task setting (see `evalkit list`), e.g. rag.documents=fold; repeatable")
     for name, kind in GENERATION_FLAGS:
@@ -123,6 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rounds", type=int, default=100)
     score.add_argument("--seed", type=int, default=0)
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    mt = commands.add_parser("mt-bench", help="MT-Bench utilities")
+    mt_commands = mt.add_subparsers(dest="mt_command", required=True)
+    mt_score = mt_commands.add_parser("score", help="turn and pooled means from FastChat's single judgments (or ours)")
+    mt_score.add_argument("--judgments", type=Path, required=True,
+                          help="a <judge>_single.jsonl file, a model_judgment/ folder or a results/ tree")
+    mt_score.add_argument("--questions", type=Path, default=None, help="question.jsonl (categories)")
+    mt_score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    alpaca = commands.add_parser("alpaca-eval", help="AlpacaEval utilities")
+    alpaca_commands = alpaca.add_subparsers(dest="alpaca_command", required=True)
+    alpaca_score = alpaca_commands.add_parser("score", help="win-rate and LC win-rate from alpaca_eval annotations")
+    alpaca_score.add_argument("--annotations", type=Path, required=True, help="alpaca_eval annotations.json")
+    alpaca_score.add_argument("--difficulty", type=Path, default=None,
+                              help="instruction_difficulty.csv (index,instruction_difficulty); default: no γ term")
+    alpaca_score.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
     export.add_argument("target", type=Path)
@@ -196,8 +223,13 @@ def command_run(args: argparse.Namespace) -> int:
             baseline=str(parse_model_string(args.baseline)), baseline_answers=args.baseline_answers,
             method=args.arena_method, rounds=args.bootstrap_rounds, seed=args.bootstrap_seed,
         )  # fmt: skip
+        reference_answers = parse_reference_answers(args.reference_answers)
+        references = tuple(reference_key(r) for r in args.reference)
+        for name in references:
+            if name != DATASET and name not in reference_answers:
+                parse_model_string(name)  # a reference without an answers file must be a model we can run
         run_native(prepared, spec, options, settings, cache_path, args.no_progress, judge_spec, args.judge_max_tokens,
-                   arena_settings)
+                   arena_settings, references, reference_answers)
     if bridge_plan is not None:
         from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
 
@@ -225,6 +257,40 @@ def command_arena_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_mt_bench_score(args: argparse.Namespace) -> int:
+    table = mt_bench_table(_jsonl_files(args.judgments, "judgments.jsonl"), args.questions)
+    print(json.dumps(table, ensure_ascii=False, indent=2) if args.json else mt_bench_format(table))
+    return 0
+
+
+def command_alpaca_eval_score(args: argparse.Namespace) -> int:
+    table = score_annotations(args.annotations, args.difficulty)
+    print(json.dumps(table, ensure_ascii=False, indent=2) if args.json else alpaca_format(table))
+    return 0
+
+
+def parse_reference_answers(assignments: Sequence[str]) -> dict[str, Path]:
+    """`--reference-answers NAME=FILE` -> {name: path}; the file must exist."""
+    found: dict[str, Path] = {}
+    for assignment in assignments:
+        name, sep, path = assignment.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--reference-answers {assignment!r}: expected NAME=FILE")
+        if not Path(path).is_file():
+            raise UsageError(f"--reference-answers {assignment!r}: no such file {path}")
+        found[reference_key(name)] = Path(path)
+    return found
+
+
+def reference_key(name: str) -> str:
+    """A reference as written in results: a model string in its canonical form, else the name as given
+    (`dataset`, or a model known only by its answers file, e.g. FastChat's `gpt-4`)."""
+    try:
+        return str(parse_model_string(name))
+    except ModelSpecError:
+        return name.strip()
+
+
 def _jsonl_files(path: Path, ours: str) -> list[Path]:
     """One file, or every *.jsonl of an arena-hard-auto folder, or every `ours` file under a results/ tree."""
     if path.is_file():
@@ -235,6 +301,16 @@ def _jsonl_files(path: Path, ours: str) -> list[Path]:
     if not files:
         raise UsageError(f"{path}: no {ours} or *.jsonl files")
     return files
+
+
+def print_judged_summary(summary: Any) -> None:
+    if summary is None:
+        return
+    shown = "  ".join(f"{k}={m.value:.3f}" + (f"±{m.stderr:.3f}" if m.stderr is not None else "")
+                      for k, m in summary.metrics.items())  # fmt: skip
+    extra = summary.extra
+    print(f"{summary.task}/{summary.lang}: n={summary.n} {shown or 'not scored'} judge={extra['judge']} "
+          f"reference={extra.get('reference_model', extra.get('reference'))}")
 
 
 def print_summary(summary: Any) -> None:
@@ -260,31 +336,43 @@ def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None
 def run_native(prepared: list[Any], spec: Any, options: BackendOptions, settings: RunSettings,
                cache_path: Path | None, no_progress: bool,
                judge_spec: Any = None, judge_max_tokens: int = 1024,
-               arena_settings: ArenaSettings | None = None) -> None:  # fmt: skip
+               arena_settings: ArenaSettings | None = None, references: tuple[str, ...] = (),
+               reference_answers: Mapping[str, Path] | None = None) -> None:  # fmt: skip
     cache = ResponseCache(cache_path) if cache_path is not None else None
     opened: list[Any] = []
+    served: dict[str, ProgressBackend] = {}
 
     def serve(model_spec: Any, backend_options: BackendOptions) -> ProgressBackend:
+        # The same model string shares one backend (one embedded server, one vLLM engine).
+        if str(model_spec) in served:
+            return served[str(model_spec)]
         backend = build_backend(model_spec, backend_options)
         opened.append(backend)
         wrapped = CachedBackend(backend, cache) if cache is not None else backend
-        return ProgressBackend(wrapped, enabled=not no_progress)
+        served[str(model_spec)] = ProgressBackend(wrapped, enabled=not no_progress)
+        return served[str(model_spec)]
 
     try:
         progress = serve(spec, options)
+        own_options = replace(options, chat_template=None, engine_args={})
         judge = None
-        if judge_spec is not None and any(run.task.judged_metrics or run.task.kind == "arena" for run in prepared):
-            # The same model string shares one backend (one embedded server, one vLLM engine).
-            same = str(judge_spec) == str(spec)
-            own_options = replace(options, chat_template=None, engine_args={})
-            judge_backend = progress if same else serve(judge_spec, own_options)
-            judge = Judge(judge_backend, str(judge_spec), max_tokens=judge_max_tokens)
+        if judge_spec is not None and any(run.task.judged_metrics or run.task.kind != "task" for run in prepared):
+            judge = Judge(serve(judge_spec, own_options), str(judge_spec), max_tokens=judge_max_tokens)
+        context = FlowContext(
+            model=settings.model, model_slug=settings.model_slug, output_root=settings.output_root, data=settings.data,
+            references=references, reference_answers=reference_answers or {},
+            serve=lambda model: serve(parse_model_string(model), own_options),
+        )  # fmt: skip
         for run in prepared:
             if run.task.kind == "arena":
                 summary = run_arena(run, progress, judge, settings.model, settings.model_slug, settings.output_root,
                                     settings.data, arena_settings)  # fmt: skip
                 if summary is not None:
                     print_arena_summary(summary)
+            elif run.task.kind == "mt_bench":
+                print_judged_summary(run_mt_bench(run, progress, judge, context))
+            elif run.task.kind == "alpaca_eval":
+                print_judged_summary(run_alpaca_eval(run, progress, judge, context))
             else:
                 print_summary(execute_run(run, progress, settings, judge))
     finally:
@@ -311,6 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "arena-hard":
             return command_arena_score(args)
+        if args.command == "mt-bench":
+            return command_mt_bench_score(args)
+        if args.command == "alpaca-eval":
+            return command_alpaca_eval_score(args)
         return command_run(args)
     except (UsageError, ModelSpecError, BackendError, TaskDataError, ValueError) as exc:
         print(f"evalkit: error: {exc}", file=sys.stderr)

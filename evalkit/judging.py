@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from evalkit.backends.base import Backend
-from evalkit.types import GenerationConfig, Message, Request
+from evalkit.types import Completion, GenerationConfig, Message, Request
 
 V = TypeVar("V")
 
@@ -61,19 +61,26 @@ class Judge:
     def identity(self) -> str:
         return self.backend.identity
 
-    def run(self, queries: Sequence[JudgeQuery], parse: Callable[[str], V | None],
-            description: str = "judge") -> list[Judgment[V]]:  # fmt: skip
-        """Ask every query, re-ask once those whose reply does not parse, and return one Judgment each."""
+    def run(self, queries: Sequence[JudgeQuery], parse: Callable[[str], V | None], description: str = "judge",
+            read: Callable[[Completion], V | None] | None = None,
+            config: GenerationConfig | None = None) -> list[Judgment[V]]:  # fmt: skip
+        """Ask every query, re-ask once those whose reply does not parse, and return one Judgment each.
+
+        `read` replaces `parse` when the verdict needs more than the text (label-token probabilities);
+        `config` replaces the judge's generation settings (e.g. one token with top logprobs).
+        """
+        config = config or self.config
+        read = read or (lambda completion: parse(completion.text))
         if hasattr(self.backend, "description"):
             self.backend.description = description
-        first = self.backend.generate([Request(q.messages, self.config) for q in queries])
+        first = self.backend.generate([Request(q.messages, config) for q in queries])
         judgments: list[Judgment[V]] = []
         retry: list[int] = []
         for index, completion in enumerate(first):
             if not completion.ok:
                 judgments.append(Judgment(raw="", verdict=None, error=completion.error))
                 continue
-            verdict = parse(completion.text)
+            verdict = read(completion)
             judgments.append(Judgment(raw=completion.text, verdict=verdict))
             if verdict is None:
                 retry.append(index)
@@ -83,12 +90,12 @@ class Judge:
             self.backend.description = f"{description} (re-ask)"
         follow_ups = [
             Request((*queries[i].messages, Message("assistant", judgments[i].raw), Message("user", queries[i].reask)),
-                    self.config)
+                    config)
             for i in retry
         ]  # fmt: skip
         for index, completion in zip(retry, self.backend.generate(follow_ups), strict=True):
             earlier = judgments[index]
-            verdict = parse(completion.text) if completion.ok else None
+            verdict = read(completion) if completion.ok else None
             judgments[index] = Judgment(raw=earlier.raw, verdict=verdict, reasked=True, raw_reask=completion.text,
                                         error=completion.error)  # fmt: skip
         return judgments

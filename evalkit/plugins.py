@@ -20,6 +20,8 @@ BUILTIN_TASKS: dict[str, str] = {
     "humaneval": "tasks/humaneval",
     "rag": "tasks/rag",
     "arena_hard": "judges/arena_hard",
+    "mt_bench": "judges/mt_bench",
+    "alpaca_eval": "judges/alpaca_eval",
 }
 
 

@@ -100,9 +100,11 @@ def prepare_run(task: Task, lang: str, settings: RunSettings) -> PreparedRun:
     samples, requests = [], []
     for item in items:
         messages = with_system_prompt(task.build_messages(item, lang, fewshot), settings.system_prompt)
+        own = {k: v for k, v in task.item_generation(item).items() if overrides.get(k) is None}
+        item_config = config.merged(own) if own else config
         for replica in range(settings.samples_per_item):
             samples.append(item)
-            requests.append(Request(messages, config, replica))
+            requests.append(Request(messages, item_config, replica))
     return PreparedRun(task, lang, samples, fewshot, requests, config, task.data_description(lang, settings.data))
 
 
@@ -190,9 +192,13 @@ def generate_steps(prepared: PreparedRun, backend: Backend) -> tuple[list[list[C
         step += 1
 
 
+def total_usage(completions: Sequence[Completion]) -> Usage:
+    return Usage(sum(c.usage.prompt_tokens for c in completions), sum(c.usage.completion_tokens for c in completions))
+
+
 def combined(steps: Sequence[Completion]) -> Completion:
     """One completion standing for an item's steps: the last answer, summed usage and latency."""
-    usage = Usage(sum(c.usage.prompt_tokens for c in steps), sum(c.usage.completion_tokens for c in steps))
+    usage = total_usage(steps)
     return Completion(text=steps[-1].text, finish_reason=steps[-1].finish_reason, usage=usage,
                       latency_s=sum(c.latency_s for c in steps), error=first_error(steps),
                       cached=all(c.cached for c in steps))  # fmt: skip
@@ -215,6 +221,28 @@ def judge_all(prepared: PreparedRun, steps: Sequence[Sequence[Completion]], scor
     for index, judgment in zip(asked, judgments, strict=True):
         score, _ = scored[index]
         scored[index] = (task.apply_judgment(prepared.samples[index], score, judgment), None)
+
+
+def answer_all(prepared: PreparedRun, backend: Backend) -> list[list[Completion]]:
+    """Every item's answers (all steps), for the judged flows that record answers before judging them."""
+    if hasattr(backend, "description"):
+        backend.description = f"{prepared.task.name}/{prepared.lang}"
+    steps, _ = generate_steps(prepared, backend)
+    return steps
+
+
+def flow_summary(prepared: PreparedRun, backend: Backend, model: str, *, metrics: Mapping[str, MetricValue], n: int,
+                 n_errors: int, completions: Sequence[Completion], started_at: datetime, clock: float,
+                 extra: Mapping[str, Any], breakdown: Mapping[str, Any] | None = None) -> RunSummary:  # fmt: skip
+    """The summary.json of a judged flow (arena, MT-Bench, AlpacaEval): the run's facts plus the flow's numbers."""
+    return RunSummary(
+        task=prepared.task.name, task_version=prepared.task.version, lang=prepared.lang, model=model,
+        backend=backend.identity, metrics=metrics, n=n, n_errors=n_errors, data=prepared.data_info,
+        generation_config=prepared.config, system_prompt=None, chat_template=None, usage=total_usage(completions),
+        evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
+        finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock, extra=extra,
+        breakdown=breakdown or {},
+    )  # fmt: skip
 
 
 def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings, judge: Judge | None = None) -> RunSummary:

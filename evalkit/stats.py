@@ -1,4 +1,5 @@
-"""Statistics: mean and standard error, unbiased pass@k, and the arena scores (Bradley-Terry, bootstrap CIs)."""
+"""Statistics: mean and standard error, unbiased pass@k, arena scores (Bradley-Terry, bootstrap CIs), MT-Bench
+aggregates and AlpacaEval win-rates (raw and length-controlled)."""
 
 from __future__ import annotations
 
@@ -201,3 +202,224 @@ def arena_v2(scores_by_model: Mapping[str, Sequence[float]], rounds: int = 100, 
         result.append(ArenaScore(model, 100 * float(values.mean()), 100 * float(np.quantile(means, 0.05)),
                                  100 * float(np.quantile(means, 0.95)), math.nan))  # fmt: skip
     return sorted(result, key=lambda s: (-s.score, s.model))
+
+
+# -- MT-Bench ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rating:
+    """One single-answer grade: which turn of which question (and its category); -1 = no rating."""
+
+    question_id: str
+    turn: int
+    category: str
+    rating: float
+
+
+@dataclass(frozen=True)
+class MTBenchScores:
+    """Turn means, the pooled mean, per-category means (each (mean, stderr, n)) and how many were excluded."""
+
+    score: tuple[float, float, int]
+    turn1: tuple[float, float, int]
+    turn2: tuple[float, float, int]
+    categories: Mapping[str, tuple[float, float, int]]
+    excluded: int
+
+
+def mt_bench_scores(ratings: Sequence[Rating]) -> MTBenchScores:
+    """MT-Bench aggregates as FastChat's show_result prints them (fastchat/llm_judge/show_result.py, single mode).
+
+    Ratings of -1 (no rating could be read) are dropped first and counted. Then: turn 1 = mean of the turn-1
+    ratings, turn 2 = mean of the turn-2 ratings, score = the mean of *all* remaining ratings pooled (not the
+    mean of the two turn means: they differ when the turns kept different counts). Per-category means pool
+    both turns the same way. Standard errors are `mean_stderr` (sample sd / sqrt(n)); FastChat prints none.
+    """
+    kept = [r for r in ratings if r.rating != -1]
+
+    def summary(values: Sequence[float]) -> tuple[float, float, int]:
+        mean, stderr = mean_stderr(values)
+        return mean, stderr, len(values)
+
+    categories: dict[str, list[float]] = {}
+    for r in kept:
+        categories.setdefault(r.category, []).append(r.rating)
+    return MTBenchScores(
+        score=summary([r.rating for r in kept]),
+        turn1=summary([r.rating for r in kept if r.turn == 1]),
+        turn2=summary([r.rating for r in kept if r.turn == 2]),
+        categories={name: summary(values) for name, values in sorted(categories.items())},
+        excluded=len(ratings) - len(kept),
+    )
+
+
+# -- AlpacaEval ----------------------------------------------------------------------------------------------
+#: Candidate inverse regularisation strengths: sklearn LogisticRegressionCV's default grid (Cs=10).
+LC_CS = tuple(float(c) for c in np.logspace(-4, 4, 10))
+LC_FOLDS, LC_RANDOM_STATE, LC_FIXED_C = 5, 123, 100.0
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """Raw head-to-head numbers of preferences in [1, 2] (2 = the model wins), as alpaca_eval reports them."""
+
+    win_rate: float
+    standard_error: float
+    discrete_win_rate: float
+    n_wins: int
+    n_wins_base: int
+    n_draws: int
+    n_total: int
+
+
+def win_rate(preferences: Sequence[float]) -> WinRate:
+    """alpaca_eval's `get_winrate` (metrics/winrate.py with metrics/helpers.py AbsoluteScoringRule).
+
+    0 means a draw (old encoding) and is read as 1.5; values outside [1, 2] or NaN are dropped. With
+    p = preference - 1: win_rate = 100 * mean(p), standard_error = 100 * sd(p, ddof=1) / sqrt(n);
+    wins are p > 0.5, base wins p < 0.5, draws exactly 1.5. The discrete win-rate first rounds every
+    preference to 1 or 2 (a draw stays 0.5).
+    """
+    values = np.asarray([1.5 if p == 0 else p for p in preferences], dtype=float)
+    valid = values[(values >= 1) & (values <= 2)]  # NaN compares False
+    p = valid - 1
+    n = len(p)
+    draws = int(np.sum(valid == 1.5))
+    discrete = np.where(valid == 1.5, 0.5, np.round(valid) - 1)
+    stderr = float(np.std(p, ddof=1) / math.sqrt(n)) * 100 if n > 1 else math.nan
+    return WinRate(
+        win_rate=float(np.mean(p)) * 100 if n else math.nan, standard_error=stderr,
+        discrete_win_rate=float(np.mean(discrete)) * 100 if n else math.nan,
+        n_wins=int(np.sum(p > 0.5)), n_wins_base=int(np.sum(p < 0.5)), n_draws=draws, n_total=n,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LengthControlled:
+    """The length-controlled win-rate of one model against one reference, with the fitted GLM weights."""
+
+    lc_win_rate: float
+    lc_standard_error: float
+    weights: Mapping[str, float]
+    c: float | None  # the cross-validated inverse regularisation strength (None: the model is the reference)
+
+
+def soft_logistic_fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None, c: float) -> np.ndarray:
+    """L1-regularised logistic regression without intercept on soft labels p in [0, 1] (liblinear).
+
+    Each row enters twice, as label 1 with weight w * p and as label 0 with weight w * (1 - p), which is
+    the cross-entropy against p — how alpaca_eval's fit_LogisticRegressionCV fits probabilities.
+    """
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - optional and slow to import
+
+    w = np.ones(len(p)) if weight is None else weight
+    model = LogisticRegression(C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False,
+                               random_state=LC_RANDOM_STATE)  # fmt: skip
+    model.fit(np.vstack([x, x]), np.r_[np.ones(len(p)), np.zeros(len(p))], sample_weight=np.r_[w * p, w * (1 - p)])
+    return model.coef_[0]
+
+
+def soft_log_loss(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None, coef: np.ndarray) -> float:
+    """Mean over the duplicated rows of -w * (p log q + (1 - p) log(1 - q)), q clipped to [1e-15, 1 - 1e-15]."""
+    q = np.clip(_sigmoid(x @ coef), 1e-15, 1 - 1e-15)
+    loss = -(p * np.log(q) + (1 - p) * np.log(1 - q))
+    if weight is not None:
+        loss = loss * weight
+    return float(np.mean(loss))  # each row appears twice with the same loss: the mean is unchanged
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0, -z))
+
+
+def cross_validated_fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None = None,
+                        cs: Sequence[float] = LC_CS, folds: int = LC_FOLDS) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Choose C by 5-fold cross-validated soft log-loss, then refit on all rows (alpaca_eval's recipe).
+
+    alpaca_eval (metrics/glm_winrate.py, fit_LogisticRegressionCV with is_ytrue_proba) runs sklearn's
+    LogisticRegressionCV(penalty="l1", solver="liblinear", fit_intercept=False, random_state=123) over the
+    default grid of ten Cs, GroupKFold(5) keeping both copies of a row in one fold, scored by the soft
+    log-loss; the C with the best summed fold score (first on ties) is refitted on everything. This is the
+    same procedure written out, so no global sklearn metadata-routing switch is needed. With fewer rows than
+    folds (where sklearn raises), there are as many folds as rows; a single row is fitted at alpaca_eval's
+    fixed C = 100 (its fit without cross-validation).
+    """
+    from sklearn.model_selection import GroupKFold  # noqa: PLC0415
+
+    n = len(p)
+    if n < 2:
+        return soft_logistic_fit(x, p, weight, LC_FIXED_C), LC_FIXED_C
+    folds = min(folds, n)
+    rows = np.arange(n)
+    duplicated = np.r_[rows, rows]
+    splits = []
+    for train, test in GroupKFold(n_splits=folds).split(np.zeros(2 * n), groups=duplicated):
+        splits.append((np.unique(duplicated[train]), np.unique(duplicated[test])))
+    totals = np.zeros(len(cs))
+    for train, test in splits:
+        w_train = None if weight is None else weight[train]
+        w_test = None if weight is None else weight[test]
+        for index, c in enumerate(cs):
+            coef = soft_logistic_fit(x[train], p[train], w_train, c)
+            totals[index] -= soft_log_loss(x[test], p[test], w_test, coef)
+    best = float(cs[int(np.argmax(totals))])
+    return soft_logistic_fit(x, p, weight, best), best
+
+
+def length_controlled_win_rate(preferences: Sequence[float], model_lengths: Sequence[int],
+                               reference_lengths: Sequence[int], difficulty: Sequence[float] | None = None,
+                               regularisation: tuple[np.ndarray, np.ndarray, float] | None = None
+                               ) -> LengthControlled:  # fmt: skip
+    """AlpacaEval's length-controlled win-rate (Dubois et al. 2024; alpaca_eval metrics/glm_winrate.py).
+
+    Per instruction i with preference p_i in [1, 2] (2 = the model wins; 0 = draw, read as 1.5):
+      Δ_i = len(reference_i) - len(model_i) in characters, s = sd(Δ, ddof=1) over all instructions,
+      logit P(model wins) = φ·tanh(Δ_i / s) + ψ·γ_i + θ          (no intercept; θ is a column of ones)
+    fitted by `cross_validated_fit` on the instructions with a preference (NaN rows are left out of the
+    fit but kept for the prediction, as alpaca_eval does). γ_i is the instruction difficulty (omit it for
+    alpaca_eval's "length_controlled_minimal" formula). LC = 100 · mean_i σ(ψ·γ_i + θ) — the length term
+    set to 0 — and its standard error is 100 · sd(σ_i, ddof=1) / sqrt(n), as alpaca_eval reports it.
+
+    `regularisation` = (x_extra, p_extra, λ) adds alpaca_eval's "gamed baseline" rows (length_controlled_v1)
+    with sample weight λ / 2 against 1 for the model's own rows.
+    """
+    prefs = np.asarray([1.5 if v == 0 else v for v in preferences], dtype=float) - 1
+    delta = np.asarray(reference_lengths, dtype=float) - np.asarray(model_lengths, dtype=float)
+    scale = np.std(delta, ddof=1) if len(delta) > 1 else math.nan
+    length = np.tanh(delta / scale) if scale > 0 else np.zeros(len(delta))
+    names = ["length", *(["difficulty"] if difficulty is not None else []), "model"]
+    columns = [length, *([np.asarray(difficulty, dtype=float)] if difficulty is not None else []),
+               np.ones(len(delta))]  # fmt: skip
+    x = np.column_stack(columns)
+    known = ~np.isnan(prefs)
+    x_fit, p_fit, weight = x[known], prefs[known], None
+    if regularisation is not None:
+        x_extra, p_extra, strength = regularisation
+        x_fit, p_fit = np.vstack([x_extra, x_fit]), np.r_[p_extra, p_fit]
+        weight = np.r_[np.full(len(p_extra), strength / 2), np.ones(int(known.sum()))]
+    coef, best = cross_validated_fit(x_fit, p_fit, weight)
+    x_test = x.copy()
+    x_test[:, 0] = 0.0
+    predicted = _sigmoid(x_test @ coef)
+    stderr = float(np.std(predicted, ddof=1) / math.sqrt(len(predicted))) * 100 if len(predicted) > 1 else math.nan
+    weights = dict(zip(names, map(float, coef), strict=True))
+    return LengthControlled(float(np.mean(predicted)) * 100, stderr, weights, best)
+
+
+def estimate_difficulty(model_index: np.ndarray, instruction_index: np.ndarray, length: np.ndarray,
+                        preferences: np.ndarray, n_models: int, n_instructions: int) -> np.ndarray:  # fmt: skip
+    """Instruction difficulty γ fitted jointly over several models (alpaca_eval notebooks/instruction_difficulty).
+
+    One GLM over every (model, instruction) annotation: a length slope and a bias per model, one weight per
+    instruction (treatment coding: instruction 0 is the reference level, γ_0 = 0) and a shared constant,
+    fitted by `cross_validated_fit`; γ is the instruction weights. `length` is tanh(Δ / sd(Δ)) per row.
+    """
+    rows = len(preferences)
+    x = np.zeros((rows, 2 * n_models + n_instructions))
+    x[np.arange(rows), model_index] = length
+    x[np.arange(rows), n_models + model_index] = 1.0
+    dummy = instruction_index > 0
+    x[np.arange(rows)[dummy], 2 * n_models + instruction_index[dummy] - 1] = 1.0
+    x[:, -1] = 1.0
+    known = ~np.isnan(preferences)
+    coef, _ = cross_validated_fit(x[known], preferences[known])
+    return np.r_[0.0, coef[2 * n_models : 2 * n_models + n_instructions - 1]]

@@ -42,6 +42,7 @@ class DataSource:
     fewshot_split: str | None = None
     data_files: Mapping[str, str] | None = None
     note: str = ""
+    repo_type: str = "datasets"  # or "spaces": files kept in a Hugging Face Space (e.g. a leaderboard's data/)
 
     def describe(self) -> str:
         config = f"/{self.config}" if self.config else ""
@@ -68,6 +69,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise TaskDataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         row.setdefault("_line", number)
         rows.append(row)
+    return rows
+
+
+def read_json_list(path: Path, what: str) -> list[Any]:
+    """A JSON file holding one list (alpaca_eval's outputs and annotations); errors name the file."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TaskDataError(f"{path}: cannot read {what} (a JSON list): {exc}") from None
+    if not isinstance(rows, list):
+        raise TaskDataError(f"{path}: {what} must be a JSON list")
     return rows
 
 
@@ -105,7 +117,7 @@ def is_hub_data(data: str) -> bool:
 def _hub_file(source: DataSource, path: str) -> str:
     if source.dataset_id == "json":  # a local json source (tests, or a team's own files)
         return path
-    return f"hf://datasets/{source.dataset_id}@{source.revision}/{path}"
+    return f"hf://{source.repo_type}/{source.dataset_id}@{source.revision}/{path}"
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,8 @@ class Task:
 
     name: ClassVar[str]
     version: ClassVar[str]
-    #: "task" (scored per item by the runner) or "arena" (answers judged pairwise, see evalkit.arena).
+    #: "task" (scored per item by the runner) or the judged flow that handles it: "arena" (evalkit.arena),
+    #: "mt_bench" (evalkit.mt_bench), "alpaca_eval" (evalkit.alpaca_eval).
     kind: ClassVar[str] = "task"
     languages: ClassVar[tuple[str, ...]]
     sources: ClassVar[Mapping[str, tuple[DataSource, ...]]] = {}
@@ -287,6 +300,13 @@ class Task:
     def fewshot(self, lang: str, data: str) -> list[Sample]:
         """Few-shot exemplars; tasks without few-shot return []."""
         return []
+
+    def item_generation(self, sample: Sample) -> Mapping[str, Any]:
+        """Per-item generation settings over the task's (e.g. MT-Bench's per-category temperature).
+
+        A setting the user gave on the command line wins over these.
+        """
+        return {}
 
     def stop_sequences(self, lang: str) -> tuple[str, ...]:
         """Extra stop strings for this language (added to the task's generation config)."""

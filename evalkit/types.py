@@ -42,10 +42,14 @@ class GenerationConfig:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     n: int = 1
+    #: Ask for the k most likely alternatives of each generated token (judges reading label probabilities).
+    top_logprobs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["stop"] = list(self.stop)
+        if self.top_logprobs is None:
+            del data["top_logprobs"]  # absent when unused, so cache keys of ordinary requests never change
         return data
 
     def merged(self, overrides: Mapping[str, Any]) -> GenerationConfig:
@@ -86,19 +90,24 @@ class Completion:
     latency_s: float = 0.0
     error: str | None = None
     cached: bool = False
+    #: With GenerationConfig.top_logprobs: per generated token, its most likely alternatives -> logprob.
+    top_logprobs: tuple[Mapping[str, float], ...] | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "finish_reason": self.finish_reason,
             "usage": self.usage.to_dict(),
             "latency_s": round(self.latency_s, 4),
             "error": self.error,
         }
+        if self.top_logprobs is not None:
+            data["top_logprobs"] = [dict(position) for position in self.top_logprobs]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], cached: bool = False) -> Completion:
@@ -110,6 +119,7 @@ class Completion:
             latency_s=float(data.get("latency_s", 0.0)),
             error=data.get("error"),
             cached=cached,
+            top_logprobs=tuple(data["top_logprobs"]) if data.get("top_logprobs") is not None else None,
         )
 
     @classmethod

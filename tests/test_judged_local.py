@@ -66,3 +66,81 @@ def test_arena_hard_answers_judgments_score_on_embedded_model(tmp_path, evalkit_
         assert summary["metrics"] == {} and summary["extra"]["ci"] is None and "no judgment" in done.stderr
     again = run(evalkit_exe, evalkit_env, *args)  # resumes from judgments.jsonl: nothing judged twice
     assert (folder / "judgments.jsonl").read_text(encoding="utf-8").count("\n") == 4, again.stderr[-2000:]
+
+
+def test_mt_bench_two_turns_graded_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
+    # The samples are ordered writing, roleplay, reasoning: --limit 3 takes one reference-graded question.
+    args = ["--tasks", "mt_bench", "--langs", "ru", "--limit", "3", "--max-tokens", "32", "--judge", "local:smollm2",
+            "--judge-max-tokens", "32", "--output", str(tmp_path)]  # fmt: skip
+    done = run(evalkit_exe, evalkit_env, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = tmp_path / "local__smollm2" / "mt_bench" / "ru"
+    answers = [json.loads(x) for x in (folder / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [len(a["choices"][0]["turns"]) for a in answers] == [2, 2, 2]
+    rows = [json.loads(x) for x in (folder / "judgments.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted((r["question_id"], r["turn"]) for r in rows) == [
+        ("1001", 1), ("1001", 2), ("1002", 1), ("1002", 2), ("1003", 1), ("1003", 2)]
+    names = {(r["question_id"], r["turn"]): r["judge"][1] for r in rows}
+    assert names[("1003", 2)] == "single-math-v1-multi-turn-ru" and names[("1001", 1)] == "single-v1-ru"
+    reference_graded = [r for r in rows if r["question_id"] == "1003"]
+    assert all(r["reference_model"] == "dataset" and "Шесть" in r["user_prompt"] for r in reference_graded)
+    turn2 = next(r for r in rows if r["question_id"] == "1001" and r["turn"] == 2)
+    assert answers[0]["choices"][0]["turns"][0] in turn2["user_prompt"]  # the whole dialogue is shown
+    assert all(r["score"] == -1 or 1 <= r["score"] <= 10 for r in rows)
+    assert all(r["reasked"] for r in rows if r["score"] == -1)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    rated = [r["score"] for r in rows if r["score"] != -1]
+    assert summary["extra"]["unrated"] == 6 - len(rated) and summary["extra"]["judge"] == "local:smollm2"
+    if rated:
+        assert summary["metrics"]["score"]["value"] == pytest.approx(sum(rated) / len(rated))
+    else:
+        assert summary["metrics"] == {}
+    again = run(evalkit_exe, evalkit_env, *args)  # resumes: nothing graded twice
+    assert again.returncode == 0 and (folder / "judgments.jsonl").read_text(encoding="utf-8").count("\n") == 6
+
+
+def test_alpaca_eval_three_references_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
+    # The embedded model judges a model served on loopback against three references, one column each: the
+    # bundled reference answers (written by the embedded model), a reference imported from an alpaca_eval
+    # outputs file, and a second served model whose answers the runner generates itself.
+    from evalkit.testing.openai_stub import OpenAIStub
+
+    bundled = ROOT / "judges/alpaca_eval/samples/pl.jsonl"
+    imported = tmp_path / "short.json"
+    rows = [json.loads(x) for x in bundled.read_text(encoding="utf-8").splitlines()]
+    imported.write_text(json.dumps([{"instruction": r["instruction"], "output": r["output"][:40], "generator": "short"}
+                                    for r in rows], ensure_ascii=False), encoding="utf-8")  # fmt: skip
+    with OpenAIStub() as candidate, OpenAIStub() as other:
+        served = f"openai:stub-ref@{other.base_url}"
+        args = ["--model", f"openai:stub-model@{candidate.base_url}", "--tasks", "alpaca_eval", "--langs", "pl",
+                "--limit", "3", "--max-tokens", "40", "--judge", "local:smollm2", "--reference", "dataset",
+                "--reference", "openai:short", "--reference-answers", f"openai:short={imported}",
+                "--reference", served, "--name", "candidate", "--output", str(tmp_path)]  # fmt: skip
+        done = run(evalkit_exe, evalkit_env, *args)
+        generated = other.total_arrivals
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert generated == 3  # the runner asked the served reference for its 3 answers
+    reference_folder = next(tmp_path.glob("openai__stub-ref*/alpaca_eval/pl"))
+    assert len((reference_folder / "answers.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+    folder = tmp_path / "candidate" / "alpaca_eval" / "pl"
+    judgments = [json.loads(x) for x in (folder / "judgments.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(judgments) == 9
+    assert {j["reference"] for j in judgments} == {"local:smollm2", "openai:short", served}
+    for j in judgments:
+        if j["preference"] is not None:
+            assert 1.0 <= j["preference"] <= 2.0
+            expected = 3.0 - j["verdict"] if j["switched"] else j["verdict"]
+            assert j["preference"] == pytest.approx(expected)
+        else:
+            assert j["reasked"]
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["extra"]["gamma"] == "none" and summary["extra"]["judge"] == "local:smollm2"
+    assert summary["extra"]["soft"] == sum(j["soft"] for j in judgments)
+    answers = [json.loads(x) for x in (folder / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert summary["metrics"]["avg_symbols"]["value"] == pytest.approx(sum(len(a["output"]) for a in answers) / 3)
+    parsed = [j for j in judgments if j["reference"] == "local:smollm2" and j["preference"] is not None]
+    if parsed:
+        assert summary["extra"]["reference"] == "local:smollm2"
+        expected = 100 * sum(j["preference"] - 1 for j in parsed) / len(parsed)
+        assert summary["metrics"]["win_rate"]["value"] == pytest.approx(expected)
+        assert 0 <= summary["metrics"]["lc_win_rate"]["value"] <= 100

@@ -15,7 +15,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 
 def test_listing_and_loading():
-    builtin = ["gsm8k", "mmlu_pro", "math", "mbpp", "humaneval", "rag", "arena_hard"]
+    builtin = ["gsm8k", "mmlu_pro", "math", "mbpp", "humaneval", "rag", "arena_hard", "mt_bench", "alpaca_eval"]
     assert available_tasks([PLUGINS]) == [*builtin, "arith"]
     task = load_task("arith", [PLUGINS])
     assert task.name == "arith" and task.folder == PLUGINS / "arith"

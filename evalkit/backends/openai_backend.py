@@ -94,7 +94,25 @@ def request_body(model: str, request: Request, chat_template: str | None = None)
         body["seed"] = config.seed + request.replica  # replicas of one item must not repeat each other
     if chat_template is not None:
         body["chat_template"] = chat_template  # understood by vLLM's server
+    if config.top_logprobs:
+        body["logprobs"] = True
+        body["top_logprobs"] = config.top_logprobs
     return body
+
+
+def read_top_logprobs(choice: dict[str, Any]) -> tuple[dict[str, float], ...] | None:
+    """choices[0].logprobs.content[*].top_logprobs as one {token: logprob} per generated token, if present."""
+    content = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
+    if not isinstance(content, list):
+        return None
+    positions = []
+    for entry in content:
+        alternatives = entry.get("top_logprobs") if isinstance(entry, dict) else None
+        if not isinstance(alternatives, list):
+            return None
+        positions.append({str(a["token"]): float(a["logprob"]) for a in alternatives
+                          if isinstance(a, dict) and "token" in a and a.get("logprob") is not None})  # fmt: skip
+    return tuple(positions)
 
 
 def make_async_client(api_key: str, base_url: str, timeout_s: float) -> openai.AsyncOpenAI:
@@ -233,6 +251,7 @@ class OpenAIBackend:
             finish_reason=choices[0].get("finish_reason"),
             usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
             latency_s=latency_s,
+            top_logprobs=read_top_logprobs(choices[0]),
         )
 
     def close(self) -> None:

@@ -32,7 +32,16 @@ def sampling_kwargs(config: GenerationConfig, replica: int = 0) -> dict[str, Any
         kwargs["stop"] = list(config.stop)
     if config.seed is not None:
         kwargs["seed"] = config.seed + replica  # replicas of one item must not repeat each other
+    if config.top_logprobs:
+        kwargs["logprobs"] = config.top_logprobs
     return kwargs
+
+
+def top_logprobs(first: Any) -> tuple[dict[str, float], ...] | None:
+    """vLLM's per-token {token_id: Logprob} as {decoded token: logprob} per generated token."""
+    if not getattr(first, "logprobs", None):
+        return None
+    return tuple({str(lp.decoded_token): float(lp.logprob) for lp in position.values()} for position in first.logprobs)
 
 
 class VLLMBackend:
@@ -73,6 +82,7 @@ class VLLMBackend:
                 finish_reason=first.finish_reason,
                 usage=Usage(len(output.prompt_token_ids or []), len(first.token_ids or [])),
                 latency_s=latency,
+                top_logprobs=top_logprobs(first),
             )
             completions.append(completion)
             if on_result is not None:

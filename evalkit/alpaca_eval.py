@@ -1,0 +1,325 @@
+"""AlpacaEval runs: answers -> pairwise preferences against reference answers -> (length-controlled) win-rates.
+
+Layout under results/<model>/alpaca_eval/<lang>/:
+  answers.jsonl     one line per instruction: question_id, instruction, output, generator (alpaca_eval's
+                    model_outputs fields, so the file can be fed to alpaca_eval as is), usage, error
+  judgments.jsonl   append-only, one line per (instruction, reference): the presented order (`switched`),
+                    the raw judge reply, the preference in the presented order (`verdict`) and in alpaca_eval's
+                    orientation (`preference`: 1 = the reference wins, 2 = the model wins, 1.5 tie), whether it
+                    came from label-token probabilities (`soft`); null when unparsed after one re-ask
+  summary.json      lc_win_rate, win_rate (percent) and avg_symbols for the first reference; every reference's
+                    numbers under extra.per_reference; extra.gamma says how instruction difficulty was handled
+
+Order: as alpaca_eval's pairwise annotators, the reference is output_1 and the model output_2 unless a coin
+seeded by the instruction (`random.Random("is_switched_outputs" + instruction + "123")`, alpaca_eval's
+RandomSwitchTwoColumnsProcessor with seed 123) says to switch them; a switched preference x is read as 3 - x.
+Preference: when the judge backend returns top logprobs of the first token, the soft preference
+2 - P(m) / (P(m) + P(M)) of alpaca_eval's weighted annotators (completion_parsers.logprob_parser,
+is_binarize=False); otherwise the reply must be exactly `m` (1) or `M` (2).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalkit.arena import append_jsonl, read_judgments
+from evalkit.backends.base import Backend
+from evalkit.judging import Judge, JudgeQuery
+from evalkit.records import run_dir, write_json, write_jsonl
+from evalkit.references import DATASET, FlowContext, instruction_id, reference_turns
+from evalkit.runner import PreparedRun, answer_all, flow_summary
+from evalkit.stats import estimate_difficulty, length_controlled_win_rate, win_rate
+from evalkit.task import TaskDataError, read_json_list
+from evalkit.types import Completion, MetricValue, RunSummary
+
+SWITCH_SEED = "123"
+LABELS = {"m": 1.0, "M": 2.0}
+#: Estimate instruction difficulty jointly only with at least this many models judged on the same questions.
+MIN_MODELS_FOR_DIFFICULTY = 4
+
+
+def is_switched(instruction: str) -> bool:
+    """Whether the model's output is shown first for this instruction (alpaca_eval's seeded coin)."""
+    return random.Random("is_switched_outputs" + instruction + SWITCH_SEED).choices([False, True], k=1)[0]
+
+
+def parse_label(text: str) -> float | None:
+    """1.0 for a reply that is exactly `m`, 2.0 for `M` (surrounding spaces, quotes or a period allowed)."""
+    return LABELS.get(text.strip().strip("\"'`.").strip())
+
+
+def soft_preference(completion: Completion) -> float | None:
+    """2 - P(m) / (P(m) + P(M)) from the first token's top logprobs; None when neither label is among them."""
+    if not completion.top_logprobs:
+        return None
+    first = completion.top_logprobs[0]
+    found = {label: first[label] for label in LABELS if label in first}
+    if not found:
+        return None
+    log_m, log_big_m = found.get("m", -math.inf), found.get("M", -math.inf)
+    top = max(log_m, log_big_m)
+    p_m = math.exp(log_m - top) / (math.exp(log_m - top) + math.exp(log_big_m - top))
+    return 2.0 - p_m
+
+
+def read_preference(completion: Completion) -> tuple[float, bool] | None:
+    """(preference in the presented order, soft?) from a judge completion, or None."""
+    soft = soft_preference(completion)
+    if soft is not None:
+        return soft, True
+    hard = parse_label(completion.text)
+    return (hard, False) if hard is not None else None
+
+
+def judgment_key(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return (str(row["question_id"]), str(row["model"]), str(row["reference"]), str(row["judge"]))
+
+
+def run_alpaca_eval(prepared: PreparedRun, backend: Backend, judge: Judge | None,
+                    context: FlowContext) -> RunSummary | None:  # fmt: skip
+    """Answer every instruction, then (with a judge) compare with each reference and write summary.json."""
+    task, lang = prepared.task, prepared.lang
+    started_at, clock = datetime.now(timezone.utc), time.monotonic()
+    steps = answer_all(prepared, backend)
+    completions = [s[-1] for s in steps]
+    out = run_dir(context.output_root, context.model_slug, task.name, lang)
+    write_jsonl(out / "answers.jsonl", (
+        {"question_id": s.id, "instruction": s.fields["instruction"], "output": c.text, "generator": context.model,
+         "dataset": s.metadata.get("dataset"), "usage": c.usage.to_dict(), "error": c.error}
+        for s, c in zip(prepared.samples, completions, strict=True)
+    ))  # fmt: skip
+    if judge is None:
+        print(f"{task.name}/{lang}: {len(completions)} answers written (no --judge: not judged)")
+        return None
+
+    references = context.references or (DATASET,)
+    log_path = out / "judgments.jsonl"
+    done = {judgment_key(r) for r in read_judgments(log_path)}
+    pending: list[dict[str, Any]] = []
+    queries: list[JudgeQuery] = []
+    reference_outputs: dict[str, dict[str, str]] = {}
+    sources: dict[str, str] = {}
+    for reference in references:
+        answers, source = reference_turns(prepared, reference, context,
+                                          lambda s: [s.fields["output"]] if s.fields.get("output") else None)
+        name = dataset_generator(prepared) if reference == DATASET else reference
+        if name in reference_outputs:
+            raise TaskDataError(f"{task.name}/{lang}: the reference {name!r} is given twice (--reference dataset "
+                                "names the data's own generator)")  # fmt: skip
+        if name == context.model:
+            print(f"{task.name}/{lang}: {context.model} is the reference {reference}: its win-rate is 50 by definition")
+            continue
+        reference_outputs[name] = {qid: turns[0] for qid, turns in answers.items()}
+        sources[name] = source
+        for sample, completion in zip(prepared.samples, completions, strict=True):
+            ref = reference_outputs[name].get(sample.id)
+            if not completion.ok or ref is None:
+                continue
+            instruction = sample.fields["instruction"]
+            switched = is_switched(instruction)
+            row = {"question_id": sample.id, "model": context.model, "reference": name, "judge": judge.model,
+                   "switched": switched, "model_length": len(completion.text), "reference_length": len(ref)}
+            if judgment_key(row) in done:
+                continue
+            first, second = (completion.text, ref) if switched else (ref, completion.text)
+            pending.append(row)
+            queries.append(JudgeQuery(task.judge_messages(instruction, first, second, lang), task.reask(lang)))
+    config = judge.config.merged({"max_tokens": task.judge_max_tokens, "top_logprobs": 5})
+    judgments = judge.run(queries, parse_label, description=f"{task.name}/{lang} judge", read=read_preference,
+                          config=config)  # fmt: skip
+    rows = []
+    for row, j in zip(pending, judgments, strict=True):
+        if j.error is not None:
+            continue
+        presented, soft = j.verdict if j.verdict is not None else (None, False)
+        preference = None if presented is None else (3.0 - presented if row["switched"] else presented)
+        rows.append({**row, "raw": j.raw, "verdict": presented, "preference": preference, "soft": soft,
+                     "reasked": j.reasked, "raw_reask": j.raw_reask})  # fmt: skip
+    append_jsonl(log_path, rows)
+    failed = sum(j.error is not None for j in judgments)
+
+    outputs = {s.id: c.text for s, c in zip(prepared.samples, completions, strict=True) if c.ok}
+    recorded = [r for r in read_judgments(log_path) if r["judge"] == judge.model and r["model"] == context.model
+                and str(r["question_id"]) in outputs]  # fmt: skip
+    difficulty, gamma_models = joint_difficulty(context, task.name, lang, judge.model, list(outputs))
+    per_reference: dict[str, dict[str, Any]] = {}
+    for name, ref_outputs in reference_outputs.items():
+        rows_for = {str(r["question_id"]): r for r in recorded if r["reference"] == name}
+        ids = [qid for qid in outputs if qid in ref_outputs and qid in rows_for]
+        if not ids:
+            continue
+        prefs = [_preference(rows_for[qid]) for qid in ids]
+        per_reference[name] = reference_numbers(
+            prefs, [len(outputs[q]) for q in ids], [len(ref_outputs[q]) for q in ids],
+            [difficulty[q] for q in ids] if difficulty is not None else None,
+        )  # fmt: skip
+        per_reference[name]["answers"] = sources[name]
+    primary = next(iter(per_reference.values()), None)
+    metrics: dict[str, MetricValue] = {}
+    if primary is not None and primary["n_total"] > 0:
+        metrics["lc_win_rate"] = MetricValue(primary["lc_win_rate"], _finite(primary["lc_standard_error"]))
+        metrics["win_rate"] = MetricValue(primary["win_rate"], _finite(primary["standard_error"]))
+    elif reference_outputs:
+        print(f"{task.name}/{lang}: warning: no preference of {context.model} could be read; no win-rate "
+              f"(see {log_path})", file=sys.stderr)  # fmt: skip
+    if outputs:
+        metrics["avg_symbols"] = MetricValue(sum(map(len, outputs.values())) / len(outputs), None)
+    summary = flow_summary(
+        prepared, backend, context.model, metrics=metrics, n=len({r["question_id"] for r in recorded}),
+        n_errors=sum(not c.ok for c in completions) + failed, completions=completions, started_at=started_at,
+        clock=clock, extra={
+            "judge": judge.model, "judge_backend": judge.identity, "reference": next(iter(per_reference), None),
+            "references": list(per_reference), "per_reference": per_reference,
+            "gamma": "joint" if difficulty is not None else "none", "gamma_models": gamma_models,
+            "judgments": len(recorded), "unparsed": sum(r["preference"] is None for r in recorded),
+            "soft": sum(bool(r.get("soft")) for r in recorded),
+            "reasked": sum(bool(r.get("reasked")) for r in recorded),
+            "judge_failures": failed, "length_unit": "characters", "task_options": dict(task.option_values),
+        },
+    )  # fmt: skip
+    write_json(out / "summary.json", summary.to_dict())
+    return summary
+
+
+def dataset_generator(prepared: PreparedRun) -> str:
+    """The name of the model that wrote the data's own reference outputs (alpaca_eval's `generator`)."""
+    names = {str(s.metadata.get("generator")) for s in prepared.samples if s.metadata.get("generator")}
+    return names.pop() if len(names) == 1 else DATASET
+
+
+def _preference(row: Mapping[str, Any]) -> float:
+    value = row.get("preference")
+    return math.nan if value is None else float(value)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def reference_numbers(preferences: Sequence[float], model_lengths: Sequence[int], reference_lengths: Sequence[int],
+                      difficulty: Sequence[float] | None) -> dict[str, Any]:  # fmt: skip
+    """Raw and length-controlled win-rates of one model against one reference (alpaca_eval's metrics)."""
+    raw = win_rate(preferences)
+    numbers: dict[str, Any] = {
+        "win_rate": raw.win_rate, "standard_error": raw.standard_error, "discrete_win_rate": raw.discrete_win_rate,
+        "n_wins": raw.n_wins, "n_wins_base": raw.n_wins_base, "n_draws": raw.n_draws, "n_total": raw.n_total,
+    }  # fmt: skip
+    if raw.n_total == 0:
+        return {**numbers, "lc_win_rate": math.nan, "lc_standard_error": math.nan}
+    lc = length_controlled_win_rate(preferences, model_lengths, reference_lengths, difficulty)
+    return {**numbers, "lc_win_rate": lc.lc_win_rate, "lc_standard_error": lc.lc_standard_error,
+            "glm_weights": lc.weights, "glm_c": lc.c}  # fmt: skip
+
+
+def joint_difficulty(context: FlowContext, task: str, lang: str, judge_model: str,
+                     ids: Sequence[str]) -> tuple[dict[str, float] | None, int]:  # fmt: skip
+    """γ per instruction, fitted jointly on every model's judgments in the results store, when enough exist.
+
+    Uses the judgments (same judge, same language, same reference) of every model under results/ whose
+    answers cover all of `ids`; with fewer than MIN_MODELS_FOR_DIFFICULTY such models, returns None (the
+    minimal formula without γ is used and the summary says so).
+    """
+    by_model: dict[str, dict[str, tuple[float, int, int]]] = {}
+    for path in sorted(context.output_root.glob(f"*/{task}/{lang}/judgments.jsonl")):
+        for row in read_judgments(path):
+            if row.get("judge") != judge_model or row.get("preference") is None or "reference_length" not in row:
+                continue
+            by_model.setdefault(f"{row['model']}|{row['reference']}", {})[str(row["question_id"])] = (
+                float(row["preference"]) - 1, int(row["model_length"]), int(row["reference_length"]))
+    complete = {m: rows for m, rows in sorted(by_model.items()) if all(q in rows for q in ids)}
+    if len(complete) < MIN_MODELS_FOR_DIFFICULTY or len(ids) < 2:
+        return None, len(complete)
+    position = {qid: i for i, qid in enumerate(ids)}
+    model_index, instruction_index, length, preferences = [], [], [], []
+    for m, rows in enumerate(complete.values()):
+        deltas = np.asarray([rows[q][2] - rows[q][1] for q in ids], dtype=float)
+        scale = np.std(deltas, ddof=1)
+        for q, delta in zip(ids, deltas, strict=True):
+            model_index.append(m)
+            instruction_index.append(position[q])
+            length.append(math.tanh(delta / scale) if scale > 0 else 0.0)
+            preferences.append(rows[q][0])
+    gamma = estimate_difficulty(np.asarray(model_index), np.asarray(instruction_index), np.asarray(length),
+                                np.asarray(preferences), len(complete), len(ids))  # fmt: skip
+    return {qid: float(gamma[position[qid]]) for qid in ids}, len(complete)
+
+
+# -- interop: alpaca_eval's annotations files ------------------------------------------------------------------
+def read_annotations(path: Path) -> list[dict[str, Any]]:
+    rows = read_json_list(path, "alpaca_eval annotations")
+    for index, row in enumerate(rows):
+        missing = [k for k in ("output_1", "output_2", "generator_1", "generator_2") if not isinstance(row.get(k), str)]
+        if missing:
+            raise TaskDataError(f"{path}[{index}]: field {missing[0]!r} is missing or not a string")
+    return rows
+
+
+def read_difficulty(path: Path) -> dict[int, float]:
+    """instruction_difficulty.csv (alpaca_eval): index,instruction_difficulty; looked up by annotation position."""
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    try:
+        return {int(r[0]): float(r[1]) for r in rows[1:] if r}
+    except (ValueError, IndexError):
+        raise TaskDataError(f"{path}: expected CSV rows 'index,instruction_difficulty'") from None
+
+
+def score_annotations(path: Path, difficulty_path: Path | None = None) -> list[dict[str, Any]]:
+    """alpaca_eval's win-rate and LC win-rate per model (generator_2) of an annotations.json.
+
+    Instruction difficulty, as in alpaca_eval, is looked up by the annotation's position among the model's
+    annotations (its 805 instructions in the original order). Without `difficulty_path` the minimal formula
+    (length_controlled_minimal) is used.
+    """
+    rows = read_annotations(path)
+    difficulty = read_difficulty(difficulty_path) if difficulty_path else None
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_model.setdefault(row["generator_2"], []).append(row)
+    table = []
+    for model, model_rows in sorted(by_model.items()):
+        prefs = [math.nan if r.get("preference") is None else float(r["preference"]) for r in model_rows]
+        baseline = model_rows[0]["generator_1"]
+        gamma = None
+        if difficulty is not None:
+            try:
+                gamma = [difficulty[i] for i in range(len(model_rows))]
+            except KeyError as exc:
+                raise TaskDataError(f"{difficulty_path}: no difficulty for index {exc.args[0]}") from None
+        if model == baseline:
+            raw = win_rate(prefs)
+            numbers = {"win_rate": raw.win_rate, "standard_error": raw.standard_error, "lc_win_rate": 50.0,
+                       "lc_standard_error": 0.0, "n_total": raw.n_total}  # fmt: skip
+        else:
+            numbers = reference_numbers(prefs, [len(r["output_2"]) for r in model_rows],
+                                        [len(r["output_1"]) for r in model_rows], gamma)  # fmt: skip
+        numbers.pop("glm_weights", None)
+        table.append({"model": model, "reference": baseline, **numbers,
+                      "avg_length": sum(len(r["output_2"]) for r in model_rows) / len(model_rows),
+                      "formula": "length_controlled_noreg" if gamma else "length_controlled_minimal"})  # fmt: skip
+    return sorted(table, key=lambda e: (-_or_low(e["lc_win_rate"]), e["model"]))
+
+
+def _or_low(value: float) -> float:
+    return value if value == value else -math.inf
+
+
+def format_table(table: Sequence[Mapping[str, Any]]) -> str:
+    lines = [f"{'model':40} {'LC win-rate':>11} {'win-rate':>9} {'avg length':>10} {'n':>5}  reference"]
+    for e in table:
+        lines.append(f"{e['model'][:40]:40} {e['lc_win_rate']:11.2f} {e['win_rate']:9.2f} {e['avg_length']:10.0f} "
+                     f"{e['n_total']:5d}  {e['reference']}")  # fmt: skip
+    return "\n".join(lines)
+
+
+__all__ = ["instruction_id", "run_alpaca_eval", "score_annotations"]

@@ -1,0 +1,167 @@
+"""AlpacaEval statistics (alpaca_eval metrics/winrate.py and metrics/glm_winrate.py) and annotations interop."""
+
+import json
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from evalkit.alpaca_eval import score_annotations
+from evalkit.plugins import load_task
+from evalkit.references import instruction_id
+from evalkit.stats import LC_CS, cross_validated_fit, length_controlled_win_rate, win_rate
+from evalkit.task import TaskDataError
+
+
+def test_raw_win_rate_by_hand():
+    # 0 is the old draw encoding (read 1.5); NaN and 3 are not preferences and are dropped.
+    result = win_rate([2, 1, 1.5, 0, 1.8, math.nan, 3])
+    p = np.array([1, 0, 0.5, 0.5, 0.8])
+    assert result.win_rate == pytest.approx(56.0)
+    assert result.standard_error == pytest.approx(np.std(p, ddof=1) / math.sqrt(5) * 100)
+    assert (result.n_wins, result.n_wins_base, result.n_draws, result.n_total) == (2, 1, 2, 5)
+    assert result.discrete_win_rate == pytest.approx(60.0)  # 1.8 rounds to a win
+
+
+def synthetic(n, seed, length_effect, skill, longer_share):
+    rng = np.random.default_rng(seed)
+    reference_lengths = rng.integers(300, 1500, n)
+    longer = rng.random(n) < longer_share
+    model_lengths = np.where(longer, reference_lengths * rng.uniform(1.5, 3.0, n),
+                             reference_lengths * rng.uniform(0.4, 0.9, n)).astype(int)
+    delta = reference_lengths - model_lengths
+    logit = skill + length_effect * np.tanh(delta / np.std(delta, ddof=1))
+    preferences = 1 + 1 / (1 + np.exp(-logit))
+    return preferences, model_lengths, reference_lengths
+
+
+def test_lc_equals_raw_win_rate_when_lengths_are_equal():
+    rng = np.random.default_rng(3)
+    preferences = 1 + rng.beta(3, 2, 200)
+    raw = win_rate(preferences).win_rate
+    lc = length_controlled_win_rate(preferences, [700] * 200, [700] * 200)
+    assert lc.lc_win_rate == pytest.approx(raw, abs=0.05)
+    assert lc.weights["length"] == 0.0
+
+
+def test_winning_only_by_length_loses_most_of_the_advantage():
+    preferences, model_lengths, reference_lengths = synthetic(400, 1, length_effect=-2.5, skill=0.0, longer_share=0.85)
+    raw = win_rate(preferences).win_rate
+    lc = length_controlled_win_rate(preferences, model_lengths, reference_lengths)
+    assert raw > 65
+    assert abs(lc.lc_win_rate - 50) < (raw - 50) / 3
+    assert lc.weights["length"] < 0  # a longer model answer (negative delta) raises P(model wins)
+
+
+def test_a_better_model_keeps_its_advantage():
+    preferences, model_lengths, reference_lengths = synthetic(400, 2, length_effect=0.0, skill=1.2, longer_share=0.5)
+    raw = win_rate(preferences).win_rate
+    lc = length_controlled_win_rate(preferences, model_lengths, reference_lengths)
+    assert lc.lc_win_rate == pytest.approx(raw, abs=1.5)
+    assert lc.lc_win_rate > 70
+
+
+def test_lc_standard_error_is_the_sem_of_the_predictions():
+    preferences, model_lengths, reference_lengths = synthetic(100, 5, -1.0, 0.5, 0.6)
+    difficulty = np.random.default_rng(0).normal(0, 1, 100)
+    lc = length_controlled_win_rate(preferences, model_lengths, reference_lengths, difficulty)
+    coef = np.array([lc.weights["length"], lc.weights["difficulty"], lc.weights["model"]])
+    predicted = 1 / (1 + np.exp(-(np.column_stack([np.zeros(100), difficulty, np.ones(100)]) @ coef)))
+    assert lc.lc_win_rate == pytest.approx(predicted.mean() * 100)
+    assert lc.lc_standard_error == pytest.approx(np.std(predicted, ddof=1) / 10 * 100)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_validated_fit_equals_sklearn_logistic_regression_cv(weighted):
+    """Our written-out CV equals LogisticRegressionCV set up as alpaca_eval's fit_LogisticRegressionCV does it."""
+    sklearn = pytest.importorskip("sklearn")
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.metrics import make_scorer
+    from sklearn.model_selection import GroupKFold
+
+    rng = np.random.default_rng(11)
+    n = 150
+    x = np.column_stack([np.tanh(rng.normal(0, 1, n)), rng.normal(0, 1, n), np.ones(n)])
+    p = 1 / (1 + np.exp(-(x @ np.array([-1.0, 0.4, 0.3]) + rng.normal(0, 0.5, n))))
+    weight = np.where(np.arange(n) < 50, 0.1, 1.0) if weighted else None
+
+    def soft_loss(y_true, y_pred, true_prob, true_sample_weight=None):
+        target = np.where(y_true == 1, true_prob, 1 - true_prob)
+        y_pred = np.clip(y_pred, 1e-15, 1 - 1e-15)
+        loss = target * np.log(y_pred) + (1 - target) * np.log(1 - y_pred)
+        return -np.mean(loss * true_sample_weight if true_sample_weight is not None else loss)
+
+    data = pd.DataFrame(x, columns=["length", "difficulty", "model"])
+    groups = np.r_[np.arange(n), np.arange(n)]
+    dup = pd.concat([data, data], ignore_index=True)
+    true_prob = np.r_[p, 1 - p]
+    true_weight = None if weight is None else np.r_[weight, weight]
+    sample_weight = true_prob if weight is None else true_prob * true_weight
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scorer = make_scorer(soft_loss, response_method="predict_proba", greater_is_better=False)
+        scorer = scorer.set_score_request(true_sample_weight=True, true_prob=True)
+        reference = LogisticRegressionCV(cv=GroupKFold(n_splits=5), scoring=scorer, random_state=123, dual=False,
+                                         l1_ratios=(1.0,), solver="liblinear", fit_intercept=False, Cs=list(LC_CS))
+        reference.set_fit_request(sample_weight=True)
+        reference.fit(dup, np.r_[np.ones(n), np.zeros(n)], sample_weight=sample_weight, groups=groups,
+                      true_sample_weight=true_weight, true_prob=true_prob)
+    coef, best = cross_validated_fit(x, p, weight)
+    assert best == pytest.approx(float(np.ravel(reference.C_)[0]))
+    np.testing.assert_allclose(coef, reference.coef_[0], atol=1e-9)
+
+
+def annotation(instruction, output_1, output_2, preference, model="model-x", baseline="gpt-4o"):
+    return {"instruction": instruction, "output_1": output_1, "output_2": output_2, "generator_1": baseline,
+            "generator_2": model, "preference": preference, "annotator": "weighted_alpaca_eval_gpt4_turbo"}
+
+
+def test_scores_alpaca_eval_annotations(tmp_path):
+    rng = np.random.default_rng(7)
+    rows = [annotation(f"q{i}", "x" * 500, "y" * 500, float(1 + rng.beta(4, 2))) for i in range(60)]
+    rows += [annotation(f"q{i}", "x" * 500, "x" * 500, 1.5, model="gpt-4o") for i in range(60)]
+    rows[3]["preference"] = None  # an annotation the judge could not make
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    table = {e["model"]: e for e in score_annotations(path)}
+    model = table["model-x"]
+    assert model["n_total"] == 59
+    assert model["lc_win_rate"] == pytest.approx(model["win_rate"], abs=0.05)  # equal lengths
+    assert model["formula"] == "length_controlled_minimal" and model["avg_length"] == 500
+    assert table["gpt-4o"]["lc_win_rate"] == 50.0
+
+    difficulty = tmp_path / "instruction_difficulty.csv"
+    difficulty.write_text("index,instruction_difficulty\n" + "".join(f"{i},{rng.normal():.4f}\n" for i in range(60)))
+    cli = subprocess.run([sys.executable, "-m", "evalkit", "alpaca-eval", "score", "--annotations", str(path),
+                          "--difficulty", str(difficulty), "--json"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)[0]["formula"] == "length_controlled_noreg"
+
+
+def test_bad_annotations_name_the_row(tmp_path):
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps([annotation("q", "a", "b", 2.0), {"output_1": "a"}]))
+    with pytest.raises(TaskDataError, match=r"annotations.json\[1\]: field 'output_2'"):
+        score_annotations(path)
+
+
+@pytest.mark.parametrize("lang", ["ru", "pl"])
+def test_samples_have_reference_answers_from_the_embedded_model(lang):
+    task = load_task("alpaca_eval")
+    samples = task.load(lang, "samples")
+    assert len(samples) >= 12
+    for sample in samples:
+        assert sample.id == instruction_id(sample.fields["instruction"])
+        assert sample.fields["output"] and sample.metadata["generator"] == "local:smollm2"
+
+
+def test_few_annotations_still_fit():
+    # Fewer instructions than CV folds (a --limit run): as many folds as rows; one row: alpaca_eval's fixed C.
+    three = length_controlled_win_rate([2.0, 1.2, 1.9], [900, 300, 700], [500, 500, 500])
+    assert 0 < three.lc_win_rate < 100
+    one = length_controlled_win_rate([2.0], [900], [500])
+    assert one.c == 100.0 and 50 < one.lc_win_rate < 100
