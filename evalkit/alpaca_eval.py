@@ -207,7 +207,9 @@ def _finite(value: float) -> float | None:
 
 
 def reference_numbers(preferences: Sequence[float], model_lengths: Sequence[int], reference_lengths: Sequence[int],
-                      difficulty: Sequence[float] | None) -> dict[str, Any]:  # fmt: skip
+                      difficulty: Sequence[float] | None,
+                      regularisation: tuple[np.ndarray, np.ndarray, float] | None = None
+                      ) -> dict[str, Any]:  # fmt: skip
     """Raw and length-controlled win-rates of one model against one reference (alpaca_eval's metrics)."""
     raw = win_rate(preferences)
     numbers: dict[str, Any] = {
@@ -216,7 +218,7 @@ def reference_numbers(preferences: Sequence[float], model_lengths: Sequence[int]
     }  # fmt: skip
     if raw.n_total == 0:
         return {**numbers, "lc_win_rate": math.nan, "lc_standard_error": math.nan}
-    lc = length_controlled_win_rate(preferences, model_lengths, reference_lengths, difficulty)
+    lc = length_controlled_win_rate(preferences, model_lengths, reference_lengths, difficulty, regularisation)
     return {**numbers, "lc_win_rate": lc.lc_win_rate, "lc_standard_error": lc.lc_standard_error,
             "glm_weights": lc.weights, "glm_c": lc.c}  # fmt: skip
 
@@ -274,15 +276,46 @@ def read_difficulty(path: Path) -> dict[int, float]:
         raise TaskDataError(f"{path}: expected CSV rows 'index,instruction_difficulty'") from None
 
 
-def score_annotations(path: Path, difficulty_path: Path | None = None) -> list[dict[str, Any]]:
+def read_gamed(path: Path) -> tuple[dict[int, float], np.ndarray, np.ndarray]:
+    """alpaca_eval's df_gamed.csv: (difficulty by index, design rows, soft labels) of its two gamed baselines.
+
+    Columns used: index, preference (already in [0, 1]), std_delta_len, instruction_difficulty. The rows enter
+    the fit as [tanh(std_delta_len), instruction_difficulty, 0] (not_gamed_baseline is false for them).
+    """
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    try:
+        difficulty: dict[int, float] = {}
+        for row in rows:
+            difficulty.setdefault(int(float(row["index"])), float(row["instruction_difficulty"]))
+        x = np.asarray([[math.tanh(float(r["std_delta_len"])), float(r["instruction_difficulty"]), 0.0] for r in rows])
+        p = np.asarray([float(r["preference"]) for r in rows])
+    except (KeyError, ValueError) as exc:
+        raise TaskDataError(f"{path}: expected alpaca_eval's df_gamed.csv columns index, preference, std_delta_len, "
+                            f"instruction_difficulty ({exc})") from None  # fmt: skip
+    return difficulty, x, p
+
+
+#: alpaca_eval's length_controlled_v1: gamed-baseline rows weighted λ / 2 against 1.
+GAMED_LAMBDA = 0.2
+
+
+def score_annotations(path: Path, difficulty_path: Path | None = None,
+                      gamed_path: Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """alpaca_eval's win-rate and LC win-rate per model (generator_2) of an annotations.json.
 
     Instruction difficulty, as in alpaca_eval, is looked up by the annotation's position among the model's
-    annotations (its 805 instructions in the original order). Without `difficulty_path` the minimal formula
-    (length_controlled_minimal) is used.
+    annotations (its 805 instructions in the original order). Formulas as alpaca_eval names them:
+    `gamed_path` (df_gamed.csv, which also holds the difficulties) -> length_controlled_v1, alpaca_eval's
+    default; `difficulty_path` alone -> length_controlled_noreg; neither -> length_controlled_minimal.
     """
     rows = read_annotations(path)
     difficulty = read_difficulty(difficulty_path) if difficulty_path else None
+    regularisation = None
+    if gamed_path is not None:
+        difficulty, gamed_x, gamed_p = read_gamed(gamed_path)
+        regularisation = (gamed_x, gamed_p, GAMED_LAMBDA)
+        difficulty_path = gamed_path
     by_model: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_model.setdefault(row["generator_2"], []).append(row)
@@ -302,11 +335,12 @@ def score_annotations(path: Path, difficulty_path: Path | None = None) -> list[d
                        "lc_standard_error": 0.0, "n_total": raw.n_total}  # fmt: skip
         else:
             numbers = reference_numbers(prefs, [len(r["output_2"]) for r in model_rows],
-                                        [len(r["output_1"]) for r in model_rows], gamma)  # fmt: skip
+                                        [len(r["output_1"]) for r in model_rows], gamma, regularisation)
         numbers.pop("glm_weights", None)
-        table.append({"model": model, "reference": baseline, **numbers,
-                      "avg_length": sum(len(r["output_2"]) for r in model_rows) / len(model_rows),
-                      "formula": "length_controlled_noreg" if gamma else "length_controlled_minimal"})  # fmt: skip
+        formula = ("length_controlled_v1" if regularisation else "length_controlled_noreg" if gamma
+                   else "length_controlled_minimal")  # fmt: skip
+        table.append({"model": model, "reference": baseline, **numbers, "formula": formula,
+                      "avg_length": sum(len(r["output_2"]) for r in model_rows) / len(model_rows)})  # fmt: skip
     return sorted(table, key=lambda e: (-_or_low(e["lc_win_rate"]), e["model"]))
 
 

@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     alpaca_score.add_argument("--annotations", type=Path, required=True, help="alpaca_eval annotations.json")
     alpaca_score.add_argument("--difficulty", type=Path, default=None,
                               help="instruction_difficulty.csv (index,instruction_difficulty); default: no γ term")
+    alpaca_score.add_argument("--gamed", type=Path, default=None,
+                              help="alpaca_eval's df_gamed.csv: the full length_controlled_v1 (holds γ as well)")
     alpaca_score.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
@@ -264,7 +266,7 @@ def command_mt_bench_score(args: argparse.Namespace) -> int:
 
 
 def command_alpaca_eval_score(args: argparse.Namespace) -> int:
-    table = score_annotations(args.annotations, args.difficulty)
+    table = score_annotations(args.annotations, args.difficulty, args.gamed)
     print(json.dumps(table, ensure_ascii=False, indent=2) if args.json else alpaca_format(table))
     return 0
 

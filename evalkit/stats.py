@@ -303,17 +303,20 @@ class LengthControlled:
     c: float | None  # the cross-validated inverse regularisation strength (None: the model is the reference)
 
 
-def soft_logistic_fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None, c: float) -> np.ndarray:
+def soft_logistic_fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None, c: float,
+                      random_state: int | np.random.RandomState = LC_RANDOM_STATE) -> np.ndarray:  # fmt: skip
     """L1-regularised logistic regression without intercept on soft labels p in [0, 1] (liblinear).
 
     Each row enters twice, as label 1 with weight w * p and as label 0 with weight w * (1 - p), which is
     the cross-entropy against p — how alpaca_eval's fit_LogisticRegressionCV fits probabilities.
+    `random_state` seeds liblinear's coordinate order (a shared RandomState gives successive fits
+    successive seeds, as sklearn's regularisation path does).
     """
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - optional and slow to import
 
     w = np.ones(len(p)) if weight is None else weight
     model = LogisticRegression(C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False,
-                               random_state=LC_RANDOM_STATE)  # fmt: skip
+                               random_state=random_state)  # fmt: skip
     model.fit(np.vstack([x, x]), np.r_[np.ones(len(p)), np.zeros(len(p))], sample_weight=np.r_[w * p, w * (1 - p)])
     return model.coef_[0]
 
@@ -339,7 +342,10 @@ def cross_validated_fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None 
     LogisticRegressionCV(penalty="l1", solver="liblinear", fit_intercept=False, random_state=123) over the
     default grid of ten Cs, GroupKFold(5) keeping both copies of a row in one fold, scored by the soft
     log-loss; the C with the best summed fold score (first on ties) is refitted on everything. This is the
-    same procedure written out, so no global sklearn metadata-routing switch is needed. With fewer rows than
+    same procedure written out, so no global sklearn metadata-routing switch is needed. Within a fold the ten
+    fits draw their liblinear seeds one after another from RandomState(123), and the refit starts afresh,
+    exactly as sklearn's path does: near convergence limits the seed moves the fold scores in the sixth
+    digit, enough to change the chosen C. With fewer rows than
     folds (where sklearn raises), there are as many folds as rows; a single row is fitted at alpaca_eval's
     fixed C = 100 (its fit without cross-validation).
     """
@@ -358,8 +364,9 @@ def cross_validated_fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None 
     for train, test in splits:
         w_train = None if weight is None else weight[train]
         w_test = None if weight is None else weight[test]
+        seeds = np.random.RandomState(LC_RANDOM_STATE)
         for index, c in enumerate(cs):
-            coef = soft_logistic_fit(x[train], p[train], w_train, c)
+            coef = soft_logistic_fit(x[train], p[train], w_train, c, seeds)
             totals[index] -= soft_log_loss(x[test], p[test], w_test, coef)
     best = float(cs[int(np.argmax(totals))])
     return soft_logistic_fit(x, p, weight, best), best

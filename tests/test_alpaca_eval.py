@@ -165,3 +165,61 @@ def test_few_annotations_still_fit():
     assert 0 < three.lc_win_rate < 100
     one = length_controlled_win_rate([2.0], [900], [500])
     assert one.c == 100.0 and 50 < one.lc_win_rate < 100
+
+
+def alpaca_eval_glm():
+    """alpaca_eval's own metrics/glm_winrate module (a dev dependency). Its utils module imports
+    pkg_resources only for version helpers the GLM never calls; recent setuptools no longer ships it."""
+    import types
+
+    sys.modules.setdefault("pkg_resources", types.ModuleType("pkg_resources"))
+    return pytest.importorskip("alpaca_eval.metrics.glm_winrate")
+
+
+def reference_inputs(tmp_path, n=120, seed=4):
+    """Annotations of one model against a baseline, and the two files alpaca_eval downloads from the hub."""
+    rng = np.random.default_rng(seed)
+    preferences, model_lengths, reference_lengths = synthetic(n, seed, length_effect=-1.5, skill=0.4, longer_share=0.7)
+    preferences = np.where(rng.random(n) < 0.1, np.round(preferences), preferences)  # some hard labels
+    preferences[5] = np.nan  # one annotation missing
+    rows = [annotation(f"instruction {i}", "r" * int(reference_lengths[i]), "m" * int(model_lengths[i]),
+                       None if np.isnan(preferences[i]) else float(preferences[i])) for i in range(n)]
+    difficulty = rng.normal(0, 1, n)
+    gamed = tmp_path / "df_gamed.csv"
+    lines = ["model,index,preference,std_delta_len,instruction_difficulty,not_gamed_baseline"]
+    for name, sign in (("gamed_verbose", -1.0), ("gamed_concise", 1.0)):
+        for i in range(n):
+            std_delta = sign * abs(rng.normal(1.0, 0.5))
+            pref = 1 / (1 + np.exp(-(-1.5 * np.tanh(std_delta) + 0.3 * difficulty[i])))
+            lines.append(f"{name},{i},{pref:.6f},{std_delta:.6f},{difficulty[i]:.6f},False")
+    gamed.write_text("\n".join(lines) + "\n")
+    (tmp_path / "instruction_difficulty.csv").write_text(
+        "index,instruction_difficulty\n" + "".join(f"{i},{difficulty[i]:.6f}\n" for i in range(n)))
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return rows, path
+
+
+@pytest.mark.parametrize("glm_name", ["length_controlled_minimal", "length_controlled_noreg", "length_controlled_v1"])
+def test_equals_alpaca_eval_on_identical_annotations(tmp_path, monkeypatch, glm_name):
+    import pandas as pd
+
+    glm = alpaca_eval_glm()
+    rows, path = reference_inputs(tmp_path)
+    monkeypatch.setattr(glm, "hf_hub_download", lambda repo_id, filename, **kwargs: str(tmp_path / filename))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = glm.get_length_controlled_winrate(pd.DataFrame(rows), glm_name=glm_name, save_weights_dir=None,
+                                                   is_warn_extreme_changes=False)
+    files = {"length_controlled_minimal": {},
+             "length_controlled_noreg": {"difficulty_path": tmp_path / "instruction_difficulty.csv"},
+             "length_controlled_v1": {"gamed_path": tmp_path / "df_gamed.csv"}}[glm_name]
+    ours = score_annotations(path, **files)[0]
+    assert ours["formula"] == glm_name
+    assert ours["lc_win_rate"] == pytest.approx(theirs["length_controlled_winrate"], abs=1e-6)
+    assert ours["lc_standard_error"] == pytest.approx(theirs["lc_standard_error"], abs=1e-6)
+    assert ours["win_rate"] == pytest.approx(theirs["win_rate"], abs=1e-9)
+    assert ours["standard_error"] == pytest.approx(theirs["standard_error"], abs=1e-9)
+    assert ours["discrete_win_rate"] == pytest.approx(theirs["discrete_win_rate"], abs=1e-9)
+    assert (ours["n_wins"], ours["n_draws"], ours["n_total"]) == (theirs["n_wins"], theirs["n_draws"],
+                                                                 theirs["n_total"])
