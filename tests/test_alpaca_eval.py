@@ -223,3 +223,36 @@ def test_equals_alpaca_eval_on_identical_annotations(tmp_path, monkeypatch, glm_
     assert ours["discrete_win_rate"] == pytest.approx(theirs["discrete_win_rate"], abs=1e-9)
     assert (ours["n_wins"], ours["n_draws"], ours["n_total"]) == (theirs["n_wins"], theirs["n_draws"],
                                                                  theirs["n_total"])
+
+
+def test_instruction_difficulty_is_estimated_jointly_from_the_results_store(tmp_path):
+    from evalkit.alpaca_eval import MIN_MODELS_FOR_DIFFICULTY, joint_difficulty
+    from evalkit.references import FlowContext
+
+    rng = np.random.default_rng(9)
+    ids = [f"q{i:02d}" for i in range(60)]
+    easiness = rng.normal(0, 1.5, len(ids))  # how much any model beats the reference on each instruction
+
+    def write_model(name, skill):
+        folder = tmp_path / name / "alpaca_eval" / "ru"
+        folder.mkdir(parents=True)
+        rows = []
+        for qid, ease in zip(ids, easiness, strict=True):
+            model_length, reference_length = int(rng.integers(200, 900)), int(rng.integers(200, 900))
+            p = 1 / (1 + np.exp(-(skill + ease)))
+            rows.append({"question_id": qid, "model": name, "reference": "gpt-4o", "judge": "judge-x",
+                         "preference": float(1 + p), "model_length": model_length,
+                         "reference_length": reference_length})
+        (folder / "judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    context = FlowContext(model="m0", model_slug="m0", output_root=tmp_path, data="samples")
+    for index in range(MIN_MODELS_FOR_DIFFICULTY - 1):
+        write_model(f"m{index}", skill=index * 0.5 - 0.5)
+    gamma, models = joint_difficulty(context, "alpaca_eval", "ru", "judge-x", ids)
+    assert gamma is None and models == MIN_MODELS_FOR_DIFFICULTY - 1  # too few: the minimal formula
+    write_model("m9", skill=1.0)
+    gamma, models = joint_difficulty(context, "alpaca_eval", "ru", "judge-x", ids)
+    assert models == MIN_MODELS_FOR_DIFFICULTY and gamma[ids[0]] == 0.0  # treatment coding: the first is 0
+    estimated = np.array([gamma[q] for q in ids])
+    assert np.corrcoef(estimated[1:], easiness[1:])[0, 1] > 0.9
+    assert joint_difficulty(context, "alpaca_eval", "ru", "another-judge", ids)[0] is None
