@@ -15,7 +15,7 @@ JUDGE  ?= local:smollm2
 LOCAL_OPTS := $(if $(findstring local:,$(MODEL)),--task-option rag.documents=fold)
 SMOLLM2_HF ?= .cache/smollm2-hf
 
-.PHONY: setup setup-vllm eval test lint bench list clean
+.PHONY: setup setup-vllm eval leaderboard test lint bench list clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ setup-vllm: setup
 eval:
 	$(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' \
 		$(if $(JUDGE),--judge '$(JUDGE)') $(LOCAL_OPTS) $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
+
+# results/leaderboard.md (+ .csv, .json, arena charts) from every summary.json under results/
+leaderboard:
+	$(BIN)/evalkit leaderboard --results results
 
 list:
 	$(BIN)/evalkit list

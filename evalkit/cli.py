@@ -153,6 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
                               help="alpaca_eval's df_gamed.csv: the full length_controlled_v1 (holds γ as well)")
     alpaca_score.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    board = commands.add_parser("leaderboard", help="publish results/leaderboard.md, .csv, .json and arena charts")
+    board.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
+    board.add_argument("--output", type=Path, default=None, help="where to write (default: the results root)")
+
+    gate = commands.add_parser("gate", help="fail a candidate run that regressed against a baseline run")
+    gate.add_argument("--baseline", type=Path, required=True, help="results/<model> of the reference run")
+    gate.add_argument("--candidate", type=Path, required=True, help="results/<model> of the run under test")
+    gate.add_argument("--tasks", default="all", help="comma-separated tasks (default: every shared task)")
+    gate.add_argument("--max-drop", type=float, default=1.0,
+                      help="largest tolerated drop in points (percent; MT-Bench ratings ×10) (default 1.0)")
+    gate.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    gate.add_argument("--rounds", type=int, default=10000, help="paired bootstrap rounds (default 10000)")
+    gate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    gate.add_argument("--report", type=Path, default=None, help="also write the markdown report here")
+
     export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
     export.add_argument("target", type=Path)
     export.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -401,12 +416,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "arena-hard":
             return command_arena_score(args)
+        if args.command == "leaderboard":
+            from evalkit.leaderboard import command_leaderboard  # noqa: PLC0415 - imports pandas, matplotlib
+
+            return command_leaderboard(args.results, args.output)
+        if args.command == "gate":
+            from evalkit.gate import command_gate  # noqa: PLC0415
+
+            return command_gate(args)
         if args.command == "mt-bench":
             return command_mt_bench_score(args)
         if args.command == "alpaca-eval":
             return command_alpaca_eval_score(args)
         return command_run(args)
-    except (UsageError, ModelSpecError, BackendError, TaskDataError, ValueError) as exc:
+    except (UsageError, ModelSpecError, BackendError, TaskDataError, ValueError, OSError) as exc:
         print(f"evalkit: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,6 +24,8 @@ class CodeTask(Task):
     """Subclasses build the full program for one answer in `program(sample, code)`."""
 
     metrics = ("passed",)
+    primary_metric = "pass@1"
+    chance_level = 0.0
     limits: ClassVar[sandbox.Limits] = sandbox.Limits(cpu_s=10, wall_s=20, memory_mb=1024, processes=64)
 
     def program(self, sample: Sample, code: str) -> str:

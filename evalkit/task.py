@@ -157,6 +157,11 @@ class Task:
     options: ClassVar[Mapping[str, TaskOption]] = {}
     #: Metrics decided by a judge model (--judge); without a judge they are absent from the summary, never 0.
     judged_metrics: ClassVar[tuple[str, ...]] = ()
+    #: The metric leaderboards show and the gate compares (default: the first of `metrics`).
+    primary_metric: ClassVar[str | None] = None
+    #: Score (percent) of random / majority guessing on the primary metric, for the baseline-normalised
+    #: leaderboard average (None: the task is not in that average, e.g. judged arenas).
+    chance_level: ClassVar[float | None] = None
 
     def __init__(self, folder: Path):
         self.folder = folder

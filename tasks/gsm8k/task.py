@@ -70,6 +70,8 @@ class GSM8K(Task):
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=512)
     metrics = ("exact_match_strict", "exact_match_flexible")
+    primary_metric = "exact_match_flexible"
+    chance_level = 0.0
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
         require_fields(row, ["question"], where)

@@ -41,6 +41,7 @@ class MATH(Task):
     generation = GenerationConfig(temperature=0.0, max_tokens=1024)
     metrics = ("accuracy", "no_answer")
     breakdowns = ("subject", "level")
+    chance_level = 0.0
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
         item_id = str(row.get("unique_id") or row.get("id") or f"{index:05d}")

@@ -57,6 +57,7 @@ class MMLUPro(Task):
     generation = GenerationConfig(temperature=0.0, max_tokens=1024)
     metrics = ("accuracy", "no_answer")
     breakdowns = ("category",)
+    chance_level = 10.0  # ten options
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
         item_id = str(row.get("question_id", f"{index:05d}"))

@@ -1,0 +1,255 @@
+"""The regression gate: compare a candidate run with a baseline run task by task, fail on a real drop.
+
+`evalkit gate --baseline results/<a> --candidate results/<b> [--tasks t1,t2] [--max-drop 1.0] [--alpha 0.05]`
+
+For every task/language both runs have, on the primary metric (the leaderboard's), in points (percent;
+MT-Bench ratings × 10 so that 1 point = 0.1 rating):
+  per-item tasks   paired bootstrap over the items both runs scored (Koehn 2004, "Statistical significance
+                   tests for machine translation evaluation"): d_i = candidate_i − baseline_i, Δ = mean(d);
+                   B resamples of the shared items with replacement give Δ*_1..B. p = share of Δ* ≥ 0
+                   (how often the candidate is not worse), and the one-sided upper bound U = the (1 − α)
+                   quantile of Δ*. Per-item values: the mean over replicas (pass@1 for code), MT-Bench's
+                   per-question mean rating, AlpacaEval's per-instruction preference against the first reference.
+  Arena-Hard       the arena's own bootstrap CIs: the candidate's upper bound is compared with the baseline's
+                   lower bound (non-overlapping intervals count as significant).
+  summary only     (no per-item file) a normal approximation from the two standard errors:
+                   U = Δ + z_(1−α) · sqrt(se_b² + se_c²), p = Φ(Δ / sqrt(se_b² + se_c²)).
+A task regresses when the drop is larger than the margin with significance: U < −max_drop (for arenas:
+the CIs do not overlap and the drop exceeds the margin). Testing the drop against the margin, not against 0,
+is deliberate: with "significantly below 0 and observed drop > margin" a run that only carries noise fails in
+about α of all gates once the standard error exceeds margin / 1.65 — one CI job in twenty, for nothing.
+
+Incomparable runs are refused (exit 2) with a message naming the difference: dataset id / config / split /
+revision / path, task version, language, generation config, judge, arena baseline or reference model, task
+options. Exit codes: 0 pass, 1 regression, 2 misuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from evalkit.leaderboard import Run, task_info
+from evalkit.records import atomic_write_text
+from evalkit.task import read_jsonl
+
+#: summary.json keys whose difference makes two runs incomparable (label -> path in the summary).
+COMPARED = (
+    ("dataset source", ("data", "source")), ("dataset id", ("data", "dataset_id")),
+    ("dataset config", ("data", "config")),
+    ("dataset split", ("data", "split")), ("dataset revision", ("data", "revision")), ("data path", ("data", "path")),
+    ("task version", ("task_version",)), ("language", ("lang",)), ("judge", ("extra", "judge")),
+    ("arena baseline", ("extra", "baseline")), ("arena method", ("extra", "method")),
+    ("reference model", ("extra", "reference_model")), ("references", ("extra", "references")),
+    ("task options", ("extra", "task_options")), ("system prompt", ("system_prompt",)),
+    ("chat template", ("chat_template",)),
+)  # fmt: skip
+
+
+class GateMisuse(ValueError):
+    """Runs that cannot be compared, or a bad path / task list (exit 2); the message names what differs."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    task: str
+    lang: str
+    metric: str
+    method: str
+    n: int
+    baseline: float
+    candidate: float
+    delta: float
+    bound: float | None  # one-sided upper bound of the delta (None for arena CIs)
+    p_value: float | None
+    regression: bool
+
+
+def load_runs(root: Path) -> dict[tuple[str, str], Run]:
+    """(task, lang) -> run, from results/<model>/<task>/<lang>/summary.json."""
+    if not root.is_dir():
+        raise GateMisuse(f"{root}: no such results folder (expected results/<model>)")
+    runs = {}
+    for path in sorted(root.glob("*/*/summary.json")):
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise GateMisuse(f"{path}: not a readable summary ({exc})") from None
+        runs[(path.parts[-3], path.parts[-2])] = Run(root.name, path.parts[-3], path.parts[-2], summary, path)
+    if not runs:
+        raise GateMisuse(f"{root}: no <task>/<lang>/summary.json (is this a results/<model> folder?)")
+    return runs
+
+
+def _get(summary: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = summary
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def difference(baseline: Run, candidate: Run) -> str | None:
+    """Why two runs of one task/language are not comparable, or None."""
+    for label, path in COMPARED:
+        a, b = _get(baseline.summary, path), _get(candidate.summary, path)
+        if a != b:
+            return f"{baseline.task}/{baseline.lang}: different {label}: baseline {a!r}, candidate {b!r}"
+    a, b = baseline.summary.get("generation_config") or {}, candidate.summary.get("generation_config") or {}
+    changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if changed:
+        shown = ", ".join(f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in changed)
+        return f"{baseline.task}/{baseline.lang}: different generation config: {shown}"
+    return None
+
+
+# -- per-item values ----------------------------------------------------------------------------------------
+def item_values(run: Run, metric: str) -> dict[str, float] | None:
+    """Per-item values of the primary metric in points, or None when the run has no per-item file for it."""
+    folder = run.path.parent
+    if run.task == "mt_bench":
+        return _mt_bench_items(folder / "judgments.jsonl", run)
+    if run.task == "alpaca_eval":
+        return _alpaca_items(folder / "judgments.jsonl", run)
+    samples = folder / "samples.jsonl"
+    if run.task == "arena_hard" or run.task.startswith("lm_eval__") or not samples.is_file():
+        return None
+    key = "passed" if metric.startswith("pass@") else metric
+    sums: dict[str, list[float]] = {}
+    for row in read_jsonl(samples):
+        value = (row.get("scores") or {}).get(key)
+        if isinstance(value, (int, float)):
+            sums.setdefault(str(row["id"]), []).append(float(value))
+    return {item: 100 * sum(v) / len(v) for item, v in sums.items()}
+
+
+def _mt_bench_items(path: Path, run: Run) -> dict[str, float] | None:
+    if not path.is_file():
+        return None
+    ratings: dict[str, list[float]] = {}
+    for row in read_jsonl(path):
+        judge = row.get("judge")
+        if row.get("model") != run.summary.get("model") or (judge[0] if isinstance(judge, list) else judge) != \
+                run.extra.get("judge") or row.get("score") == -1:  # fmt: skip
+            continue
+        ratings.setdefault(str(row["question_id"]), []).append(10 * float(row["score"]))
+    return {q: sum(v) / len(v) for q, v in ratings.items()}
+
+
+def _alpaca_items(path: Path, run: Run) -> dict[str, float] | None:
+    if not path.is_file():
+        return None
+    reference = run.extra.get("reference")
+    return {str(row["question_id"]): 100 * (float(row["preference"]) - 1) for row in read_jsonl(path)
+            if row.get("model") == run.summary.get("model") and row.get("judge") == run.extra.get("judge")
+            and row.get("reference") == reference and row.get("preference") is not None}  # fmt: skip
+
+
+def paired_bootstrap(baseline: np.ndarray, candidate: np.ndarray, rounds: int, seed: int,
+                     alpha: float) -> tuple[float, float, float]:  # fmt: skip
+    """(Δ, one-sided (1 − α) upper bound, p = share of resampled Δ* ≥ 0); see the module docstring."""
+    d = np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float)
+    n = len(d)
+    rng = np.random.default_rng(seed)
+    means = np.empty(rounds)
+    chunk = max(1, 2_000_000 // max(n, 1))  # bounded memory for large n
+    for start in range(0, rounds, chunk):
+        size = min(chunk, rounds - start)
+        means[start : start + size] = d[rng.integers(0, n, size=(size, n))].mean(axis=1)
+    return float(d.mean()), float(np.quantile(means, 1 - alpha)), float(np.mean(means >= 0))
+
+
+# -- the gate -------------------------------------------------------------------------------------------------
+def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds: int, seed: int) -> Comparison:
+    info = task_info(baseline.task, baseline.summary)
+    metric = info.primary
+    scale = 10.0 if baseline.task == "mt_bench" else (100.0 if info.fraction else 1.0)
+    base_items, cand_items = item_values(baseline, metric), item_values(candidate, metric)
+    if base_items is not None and cand_items is not None:
+        shared = sorted(set(base_items) & set(cand_items))
+        if not shared:
+            raise GateMisuse(f"{baseline.task}/{baseline.lang}: the runs share no item ids")
+        b = np.array([base_items[i] for i in shared])
+        c = np.array([cand_items[i] for i in shared])
+        delta, bound, p = paired_bootstrap(b, c, rounds, seed, alpha)
+        return Comparison(baseline.task, baseline.lang, metric, "paired bootstrap", len(shared), float(b.mean()),
+                          float(c.mean()), delta, bound, p, bound < -max_drop)  # fmt: skip
+    b_value, c_value = baseline.metric(metric), candidate.metric(metric)
+    if b_value is None or c_value is None:
+        missing = "baseline" if b_value is None else "candidate"
+        raise GateMisuse(f"{baseline.task}/{baseline.lang}: the {missing} run has no {metric!r}")
+    b_value, c_value = b_value * scale if scale != 1 else b_value, c_value * scale if scale != 1 else c_value
+    n = min(int(baseline.summary.get("n") or 0), int(candidate.summary.get("n") or 0))
+    if baseline.task == "arena_hard":
+        b_ci, c_ci = baseline.extra.get("ci"), candidate.extra.get("ci")
+        separated = bool(b_ci and c_ci and c_ci[1] < b_ci[0])
+        return Comparison(baseline.task, baseline.lang, metric, "arena CIs", n, b_value, c_value, c_value - b_value,
+                          None, None, separated and b_value - c_value > max_drop)  # fmt: skip
+    b_se, c_se = _stderr(baseline, metric) * scale, _stderr(candidate, metric) * scale
+    se = math.hypot(b_se, c_se)
+    delta = c_value - b_value
+    if se == 0 or not math.isfinite(se):
+        raise GateMisuse(f"{baseline.task}/{baseline.lang}: no per-item file and no standard error for {metric!r}")
+    bound = delta + NormalDist().inv_cdf(1 - alpha) * se
+    return Comparison(baseline.task, baseline.lang, metric, "normal approximation", n, b_value, c_value, delta,
+                      bound, 1 - NormalDist().cdf(-delta / se), bound < -max_drop)  # fmt: skip
+
+
+def _stderr(run: Run, metric: str) -> float:
+    value = ((run.summary.get("metrics") or {}).get(metric) or {}).get("stderr")
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+
+def run_gate(baseline_root: Path, candidate_root: Path, tasks: Sequence[str] | None, max_drop: float, alpha: float,
+             rounds: int, seed: int) -> list[Comparison]:  # fmt: skip
+    if not 0 < alpha < 1 or max_drop < 0 or rounds < 100:
+        raise GateMisuse("--alpha must be in (0, 1), --max-drop >= 0 and --rounds >= 100")
+    baseline, candidate = load_runs(baseline_root), load_runs(candidate_root)
+    shared = sorted(set(baseline) & set(candidate))
+    if tasks:
+        unknown = sorted(set(tasks) - {task for task, _ in shared})
+        if unknown:
+            raise GateMisuse(f"--tasks {', '.join(unknown)}: not in both runs (shared: "
+                             f"{', '.join(sorted({t for t, _ in shared})) or 'none'})")  # fmt: skip
+        shared = [key for key in shared if key[0] in tasks]
+    if not shared:
+        raise GateMisuse(f"{baseline_root} and {candidate_root} share no task/language")
+    problems = [d for key in shared if (d := difference(baseline[key], candidate[key])) is not None]
+    if problems:
+        raise GateMisuse("runs are not comparable:\n  " + "\n  ".join(problems))
+    return [compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed) for key in shared]
+
+
+def report(comparisons: Sequence[Comparison], baseline: Path, candidate: Path, max_drop: float, alpha: float) -> str:
+    lines = [
+        f"# Regression gate: {candidate.name} vs {baseline.name}", "",
+        f"Fails a task when its drop exceeds {max_drop:g} points with significance (one-sided α = {alpha:g}).", "",
+        "| Task | Lang | Metric | Method | n | Baseline | Candidate | Δ | Upper bound | p | Verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for c in comparisons:
+        bound = "—" if c.bound is None else f"{c.bound:+.2f}"
+        p = "—" if c.p_value is None else f"{c.p_value:.4f}"
+        verdict = "**REGRESSION**" if c.regression else "pass"
+        lines.append(f"| {c.task} | {c.lang} | {c.metric} | {c.method} | {c.n} | {c.baseline:.2f} | "
+                     f"{c.candidate:.2f} | {c.delta:+.2f} | {bound} | {p} | {verdict} |")  # fmt: skip
+    failed = sum(c.regression for c in comparisons)
+    lines += ["", f"Result: {'FAIL' if failed else 'PASS'} ({failed} of {len(comparisons)} regressed)."]
+    return "\n".join(lines) + "\n"
+
+
+def command_gate(args: argparse.Namespace) -> int:
+    tasks = None if args.tasks in ("", "all") else [t.strip() for t in args.tasks.split(",") if t.strip()]
+    comparisons = run_gate(args.baseline, args.candidate, tasks, args.max_drop, args.alpha, args.rounds, args.seed)
+    text = report(comparisons, args.baseline, args.candidate, args.max_drop, args.alpha)
+    print(text, end="")
+    if args.report is not None:
+        atomic_write_text(args.report, text)
+    return 1 if any(c.regression for c in comparisons) else 0

@@ -1,0 +1,122 @@
+"""The regression gate on synthetic paired results: a planted drop is caught, noise passes, misuse is refused."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evalkit.cli import main
+from evalkit.gate import GateMisuse, paired_bootstrap, run_gate
+
+GEN = {"temperature": 0.0, "top_p": None, "top_k": None, "min_p": None, "repetition_penalty": None,
+       "presence_penalty": None, "frequency_penalty": None, "max_tokens": 512, "stop": [], "seed": None, "n": 1}
+
+
+def write_run(root: Path, model: str, scores, task="gsm8k", lang="ru", revision="5b47500", judge=None, **changes):
+    folder = root / model / task / lang
+    folder.mkdir(parents=True, exist_ok=True)
+    metric = "exact_match_flexible" if task == "gsm8k" else "accuracy"
+    summary = {
+        "task": task, "task_version": "1.0", "lang": lang, "model": model, "n": len(scores),
+        "metrics": {metric: {"value": float(np.mean(scores)), "stderr": float(np.std(scores) / len(scores) ** 0.5)}},
+        "data": {"source": "hf", "dataset_id": "d0rj/gsm8k-ru", "revision": revision, "split": "test"},
+        "generation_config": dict(GEN), "system_prompt": None, "chat_template": None,
+        "extra": {"judge": judge} if judge else {},
+    }
+    for key, value in changes.items():
+        summary[key] = value
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    (folder / "samples.jsonl").write_text("".join(json.dumps({"id": f"item{i}", "scores": {metric: float(s)}}) + "\n"
+                                                  for i, s in enumerate(scores)), encoding="utf-8")  # fmt: skip
+    return root / model
+
+
+def test_catches_a_planted_three_point_drop_at_n_500(tmp_path):
+    rng = np.random.default_rng(0)
+    baseline = (rng.random(500) < 0.6).astype(float)
+    candidate = baseline.copy()
+    candidate[np.flatnonzero(baseline == 1)[:15]] = 0.0  # 15 of 500 items lost: exactly 3 points
+    base = write_run(tmp_path, "release", baseline)
+    cand = write_run(tmp_path, "checkpoint", candidate)
+    [result] = run_gate(base, cand, None, max_drop=1.0, alpha=0.05, rounds=10000, seed=0)
+    assert result.delta == pytest.approx(-3.0) and result.n == 500 and result.method == "paired bootstrap"
+    assert result.regression and result.bound < -1.0 and result.p_value < 0.05
+    report = tmp_path / "gate.md"
+    code = main(["gate", "--baseline", str(base), "--candidate", str(cand), "--report", str(report)])
+    assert code == 1 and "**REGRESSION**" in report.read_text(encoding="utf-8")
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--max-drop", "5"]) == 0
+
+
+def test_pure_noise_passes_at_least_95_percent_of_200_seeds(tmp_path):
+    passed = 0
+    for seed in range(200):
+        rng = np.random.default_rng(1000 + seed)
+        root = tmp_path / f"s{seed}"
+        base = write_run(root, "a", (rng.random(500) < 0.6).astype(float))
+        cand = write_run(root, "b", (rng.random(500) < 0.6).astype(float))  # the same true accuracy
+        [result] = run_gate(base, cand, None, max_drop=1.0, alpha=0.05, rounds=2000, seed=seed)
+        passed += not result.regression
+    assert passed >= 190
+
+
+def test_refuses_a_revision_mismatch(tmp_path, capsys):
+    scores = np.ones(20)
+    base = write_run(tmp_path, "a", scores)
+    cand = write_run(tmp_path, "b", scores, revision="ffff000")
+    with pytest.raises(GateMisuse, match="different dataset revision: baseline '5b47500', candidate 'ffff000'"):
+        run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
+    assert "dataset revision" in capsys.readouterr().err
+
+
+def test_refuses_other_incomparable_runs(tmp_path):
+    scores = np.ones(20)
+    base = write_run(tmp_path, "a", scores, task="rag", judge="openai:gpt-4o")
+    cand = write_run(tmp_path, "b", scores, task="rag", judge="local:smollm2")
+    with pytest.raises(GateMisuse, match="different judge"):
+        run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
+    hot = dict(GEN, temperature=0.7)
+    base = write_run(tmp_path / "g", "a", scores)
+    cand = write_run(tmp_path / "g", "b", scores, generation_config=hot)
+    with pytest.raises(GateMisuse, match="generation config: temperature 0.0 vs 0.7"):
+        run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
+    base = write_run(tmp_path / "v", "a", scores)
+    cand = write_run(tmp_path / "v", "b", scores, task_version="2.0")
+    with pytest.raises(GateMisuse, match="task version"):
+        run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
+    other_lang = write_run(tmp_path / "l", "b", scores, lang="pl")
+    with pytest.raises(GateMisuse, match="share no task"):
+        run_gate(write_run(tmp_path / "l", "a", scores), other_lang, None, 1.0, 0.05, 1000, 0)
+
+
+def test_misuse_exit_code_for_bad_paths_and_tasks(tmp_path):
+    base = write_run(tmp_path, "a", np.ones(10))
+    assert main(["gate", "--baseline", str(tmp_path / "nope"), "--candidate", str(base)]) == 2
+    assert main(["gate", "--baseline", str(base), "--candidate", str(base), "--tasks", "mmlu_pro"]) == 2
+    assert main(["gate", "--baseline", str(base), "--candidate", str(base), "--tasks", "gsm8k"]) == 0
+
+
+def test_arena_scores_use_the_arena_intervals(tmp_path):
+    def arena(model, score, ci):
+        folder = tmp_path / model / "arena_hard" / "ru"
+        folder.mkdir(parents=True)
+        summary = {"task": "arena_hard", "task_version": "1.0", "lang": "ru", "model": model, "n": 500,
+                   "metrics": {"score": {"value": score, "stderr": None}}, "data": {"source": "samples"},
+                   "generation_config": GEN, "extra": {"ci": ci, "judge": "j", "baseline": "b", "method": "v0.1"}}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        return tmp_path / model
+
+    release, worse, close = arena("release", 60.0, [57.0, 63.0]), arena("worse", 52.0, [49.0, 55.5]), \
+        arena("close", 58.5, [55.5, 61.0])  # fmt: skip
+    [drop] = run_gate(release, worse, None, 1.0, 0.05, 1000, 0)
+    assert drop.method == "arena CIs" and drop.regression and drop.delta == -8.0
+    [overlap] = run_gate(release, close, None, 1.0, 0.05, 1000, 0)
+    assert not overlap.regression  # a 1.5-point drop inside overlapping intervals is not significant
+
+
+def test_paired_bootstrap_by_hand():
+    # d = (0, 0, -1, -1): Δ = -0.5; every resample has mean <= 0, and P(mean >= 0) = P(no -1 drawn) = 1/16.
+    delta, bound, p = paired_bootstrap(np.array([1, 1, 1, 1]), np.array([1, 1, 0, 0]), rounds=20000, seed=1,
+                                       alpha=0.05)  # fmt: skip
+    assert delta == -0.5 and bound <= 0 and p == pytest.approx(1 / 16, abs=0.01)
