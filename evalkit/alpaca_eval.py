@@ -163,12 +163,13 @@ def run_alpaca_eval(prepared: PreparedRun, backend: Backend, judge: Judge | None
             prefs, [len(outputs[q]) for q in ids], [len(ref_outputs[q]) for q in ids],
             [difficulty[q] for q in ids] if difficulty is not None else None,
         )  # fmt: skip
+        per_reference[name] = {k: _finite(v) if isinstance(v, float) else v for k, v in per_reference[name].items()}
         per_reference[name]["answers"] = sources[name]
     primary = next(iter(per_reference.values()), None)
     metrics: dict[str, MetricValue] = {}
     if primary is not None and primary["n_total"] > 0:
-        metrics["lc_win_rate"] = MetricValue(primary["lc_win_rate"], _finite(primary["lc_standard_error"]))
-        metrics["win_rate"] = MetricValue(primary["win_rate"], _finite(primary["standard_error"]))
+        metrics["lc_win_rate"] = MetricValue(primary["lc_win_rate"], primary["lc_standard_error"])
+        metrics["win_rate"] = MetricValue(primary["win_rate"], primary["standard_error"])
     elif reference_outputs:
         print(f"{task.name}/{lang}: warning: no preference of {context.model} could be read; no win-rate "
               f"(see {log_path})", file=sys.stderr)  # fmt: skip

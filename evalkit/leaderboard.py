@@ -183,18 +183,19 @@ class Leaderboard:
     warnings: list[str] = field(default_factory=list)
 
 
+def primary_value(run: Run, info: TaskInfo) -> float | None:
+    return shown(run.task, info.primary, run.metric(info.primary), info)
+
+
 def knowledge_table(runs: Sequence[Run], lang: str) -> Table | None:
     """Per-item tasks of one language: model x task primary metric (percent) and the normalised average."""
     chosen = [r for r in runs if r.lang == lang and r.task not in JUDGED]
     if not chosen:
         return None
-    frame = pd.DataFrame([{"model": r.model, "task": r.task,
-                           "value": shown(r.task, task_info(r.task, r.summary).primary,
-                                          r.metric(task_info(r.task, r.summary).primary), task_info(r.task, r.summary))}
-                          for r in chosen])  # fmt: skip
+    infos = {r.task: task_info(r.task, r.summary) for r in chosen}
+    frame = pd.DataFrame([{"model": r.model, "task": r.task, "value": primary_value(r, infos[r.task])} for r in chosen])
     tasks = sorted(frame["task"].unique(), key=lambda t: (KNOWLEDGE_ORDER.index(t) if t in KNOWLEDGE_ORDER else 99, t))
     table = frame.pivot_table(index="model", columns="task", values="value", aggfunc="first", dropna=False)
-    infos = {r.task: task_info(r.task, r.summary) for r in chosen}
     averages = {}
     for model in table.index:
         normalised = []
