@@ -39,6 +39,7 @@ import numpy as np
 
 from evalkit.leaderboard import Run, task_info
 from evalkit.records import atomic_write_text
+from evalkit.stats import paired_bootstrap
 from evalkit.task import read_jsonl
 
 #: summary.json keys whose difference makes two runs incomparable (label -> path in the summary).
@@ -150,20 +151,6 @@ def _alpaca_items(path: Path, run: Run) -> dict[str, float] | None:
     return {str(row["question_id"]): 100 * (float(row["preference"]) - 1) for row in read_jsonl(path)
             if row.get("model") == run.summary.get("model") and row.get("judge") == run.extra.get("judge")
             and row.get("reference") == reference and row.get("preference") is not None}  # fmt: skip
-
-
-def paired_bootstrap(baseline: np.ndarray, candidate: np.ndarray, rounds: int, seed: int,
-                     alpha: float) -> tuple[float, float, float]:  # fmt: skip
-    """(Δ, one-sided (1 − α) upper bound, p = share of resampled Δ* ≥ 0); see the module docstring."""
-    d = np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float)
-    n = len(d)
-    rng = np.random.default_rng(seed)
-    means = np.empty(rounds)
-    chunk = max(1, 2_000_000 // max(n, 1))  # bounded memory for large n
-    for start in range(0, rounds, chunk):
-        size = min(chunk, rounds - start)
-        means[start : start + size] = d[rng.integers(0, n, size=(size, n))].mean(axis=1)
-    return float(d.mean()), float(np.quantile(means, 1 - alpha)), float(np.mean(means >= 0))
 
 
 # -- the gate -------------------------------------------------------------------------------------------------

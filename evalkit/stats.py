@@ -204,6 +204,24 @@ def arena_v2(scores_by_model: Mapping[str, Sequence[float]], rounds: int = 100, 
     return sorted(result, key=lambda s: (-s.score, s.model))
 
 
+# -- paired comparisons (the regression gate) ------------------------------------------------------------
+def paired_bootstrap(baseline: np.ndarray, candidate: np.ndarray, rounds: int, seed: int,
+                     alpha: float) -> tuple[float, float, float]:  # fmt: skip
+    """Paired bootstrap of a difference of means (Koehn 2004, "Statistical significance tests for machine
+    translation evaluation"): d_i = candidate_i − baseline_i, Δ = mean(d); `rounds` resamples of the items with
+    replacement give Δ*. Returns (Δ, the one-sided (1 − α) upper bound = the (1 − α) quantile of Δ*, and
+    p = the share of Δ* ≥ 0, i.e. how often the candidate is not worse)."""
+    d = np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float)
+    n = len(d)
+    rng = np.random.default_rng(seed)
+    means = np.empty(rounds)
+    chunk = max(1, 2_000_000 // max(n, 1))  # bounded memory for large n
+    for start in range(0, rounds, chunk):
+        size = min(chunk, rounds - start)
+        means[start : start + size] = d[rng.integers(0, n, size=(size, n))].mean(axis=1)
+    return float(d.mean()), float(np.quantile(means, 1 - alpha)), float(np.mean(means >= 0))
+
+
 # -- MT-Bench ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Rating:
