@@ -55,6 +55,10 @@ COMPARED = (
 )  # fmt: skip
 
 
+#: Metric gated when neither run has the primary one (RAG without a judge has no accuracy).
+FALLBACK_METRIC = {"rag": "rouge_l"}
+
+
 class GateMisuse(ValueError):
     """Runs that cannot be compared, or a bad path / task list (exit 2); the message names what differs."""
 
@@ -66,9 +70,9 @@ class Comparison:
     metric: str
     method: str
     n: int
-    baseline: float
-    candidate: float
-    delta: float
+    baseline: float | None  # None: neither run has a score here (e.g. no judge verdict); the task is skipped
+    candidate: float | None
+    delta: float | None
     bound: float | None  # one-sided upper bound of the delta (None for arena CIs)
     p_value: float | None
     regression: bool
@@ -157,9 +161,11 @@ def _alpaca_items(path: Path, run: Run) -> dict[str, float] | None:
 def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds: int, seed: int) -> Comparison:
     info = task_info(baseline.task, baseline.summary)
     metric = info.primary
+    if baseline.metric(metric) is None and candidate.metric(metric) is None and baseline.task in FALLBACK_METRIC:
+        metric = FALLBACK_METRIC[baseline.task]
     scale = 10.0 if baseline.task == "mt_bench" else (100.0 if info.fraction else 1.0)
     base_items, cand_items = item_values(baseline, metric), item_values(candidate, metric)
-    if base_items is not None and cand_items is not None:
+    if base_items and cand_items:
         shared = sorted(set(base_items) & set(cand_items))
         if not shared:
             raise GateMisuse(f"{baseline.task}/{baseline.lang}: the runs share no item ids")
@@ -169,6 +175,9 @@ def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds
         return Comparison(baseline.task, baseline.lang, metric, "paired bootstrap", len(shared), float(b.mean()),
                           float(c.mean()), delta, bound, p, bound < -max_drop)  # fmt: skip
     b_value, c_value = baseline.metric(metric), candidate.metric(metric)
+    if b_value is None and c_value is None:
+        return Comparison(baseline.task, baseline.lang, metric, "not scored in either run", 0, None, None, None, None,
+                          None, False)  # fmt: skip
     if b_value is None or c_value is None:
         missing = "baseline" if b_value is None else "candidate"
         raise GateMisuse(f"{baseline.task}/{baseline.lang}: the {missing} run has no {metric!r}")
@@ -217,16 +226,19 @@ def run_gate(baseline_root: Path, candidate_root: Path, tasks: Sequence[str] | N
 def report(comparisons: Sequence[Comparison], baseline: Path, candidate: Path, max_drop: float, alpha: float) -> str:
     lines = [
         f"# Regression gate: {candidate.name} vs {baseline.name}", "",
-        f"Fails a task when its drop exceeds {max_drop:g} points with significance (one-sided α = {alpha:g}).", "",
+        f"Fails a task when its drop exceeds {max_drop:g} points with significance (one-sided α = {alpha:g}). "
+        "Points: percent; MT-Bench ratings × 10.", "",
         "| Task | Lang | Metric | Method | n | Baseline | Candidate | Δ | Upper bound | p | Verdict |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
+    def number(value: float | None, pattern: str) -> str:
+        return "—" if value is None else format(value, pattern)
+
     for c in comparisons:
-        bound = "—" if c.bound is None else f"{c.bound:+.2f}"
-        p = "—" if c.p_value is None else f"{c.p_value:.4f}"
-        verdict = "**REGRESSION**" if c.regression else "pass"
-        lines.append(f"| {c.task} | {c.lang} | {c.metric} | {c.method} | {c.n} | {c.baseline:.2f} | "
-                     f"{c.candidate:.2f} | {c.delta:+.2f} | {bound} | {p} | {verdict} |")  # fmt: skip
+        verdict = "**REGRESSION**" if c.regression else ("skipped" if c.delta is None else "pass")
+        lines.append(f"| {c.task} | {c.lang} | {c.metric} | {c.method} | {c.n} | {number(c.baseline, '.2f')} | "
+                     f"{number(c.candidate, '.2f')} | {number(c.delta, '+.2f')} | {number(c.bound, '+.2f')} | "
+                     f"{number(c.p_value, '.4f')} | {verdict} |")  # fmt: skip
     failed = sum(c.regression for c in comparisons)
     lines += ["", f"Result: {'FAIL' if failed else 'PASS'} ({failed} of {len(comparisons)} regressed)."]
     return "\n".join(lines) + "\n"

@@ -121,3 +121,26 @@ def test_paired_bootstrap_by_hand():
     delta, bound, p = paired_bootstrap(np.array([1, 1, 1, 1]), np.array([1, 1, 0, 0]), rounds=20000, seed=1,
                                        alpha=0.05)  # fmt: skip
     assert delta == -0.5 and bound <= 0 and p == pytest.approx(1 / 16, abs=0.01)
+
+
+def test_unscored_tasks_are_skipped_and_rag_falls_back_to_rouge_l(tmp_path):
+    scores = np.array([0.2, 0.4, 0.6, 0.8])
+
+    def rag_run(model):
+        folder = tmp_path / model / "rag" / "ru"
+        folder.mkdir(parents=True)
+        summary = {"task": "rag", "task_version": "1.0", "lang": "ru", "model": model, "n": 4, "data": {},
+                   "metrics": {"rouge_l": {"value": float(scores.mean()), "stderr": 0.1}}, "generation_config": GEN,
+                   "extra": {"judge": None}}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        (folder / "samples.jsonl").write_text("".join(json.dumps({"id": str(i), "scores": {"rouge_l": s}}) + "\n"
+                                                      for i, s in enumerate(scores)))  # fmt: skip
+        unscored = tmp_path / model / "alpaca_eval" / "ru"
+        unscored.mkdir(parents=True)
+        (unscored / "summary.json").write_text(json.dumps({**summary, "task": "alpaca_eval", "metrics": {}}))
+        return tmp_path / model
+
+    comparisons = run_gate(rag_run("a"), rag_run("b"), None, 1.0, 0.05, 1000, 0)
+    by_task = {c.task: c for c in comparisons}
+    assert by_task["rag"].metric == "rouge_l" and by_task["rag"].delta == 0.0 and by_task["rag"].n == 4
+    assert by_task["alpaca_eval"].delta is None and not by_task["alpaca_eval"].regression
