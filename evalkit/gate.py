@@ -124,11 +124,16 @@ def item_values(run: Run, metric: str) -> dict[str, float] | None:
     if run.task == "alpaca_eval":
         return _alpaca_items(folder / "judgments.jsonl", run)
     samples = folder / "samples.jsonl"
-    if run.task == "arena_hard" or run.task.startswith("lm_eval__") or not samples.is_file():
+    if run.task == "arena_hard" or not samples.is_file():
         return None
     key = "passed" if metric.startswith("pass@") else metric
+    wanted_filter = None
+    if run.task.startswith("lm_eval__"):  # bridged metrics are keyed `metric/filter`; records carry the filter
+        key, _, wanted_filter = metric.partition("/")
     sums: dict[str, list[float]] = {}
     for row in read_jsonl(samples):
+        if wanted_filter and (row.get("metadata") or {}).get("filter") not in (wanted_filter, None):
+            continue
         value = (row.get("scores") or {}).get(key)
         if isinstance(value, (int, float)):
             sums.setdefault(str(row["id"]), []).append(float(value))

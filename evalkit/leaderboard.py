@@ -82,8 +82,10 @@ def task_info(task: str, summary: Mapping[str, Any]) -> TaskInfo:
         fraction = task not in ("arena_hard", "mt_bench", "alpaca_eval")
         return TaskInfo(TASK_TITLES.get(task, task), primary, plugin.chance_level, fraction)
     metrics = list((summary.get("metrics") or {}).keys())
-    title = task.replace("lm_eval__", "lm-eval ") if task.startswith("lm_eval__") else task
-    return TaskInfo(title, metrics[0] if metrics else "", None, True)
+    if task.startswith("lm_eval__"):  # lm-eval's scored metrics are keyed `metric/filter`; others (sample_len) are not
+        scored = [m for m in metrics if "/" in m]
+        return TaskInfo(task.replace("lm_eval__", "lm-eval "), (scored or metrics or [""])[0], None, True)
+    return TaskInfo(task, metrics[0] if metrics else "", None, True)
 
 
 def collect(results_root: Path) -> tuple[list[Run], list[str]]:

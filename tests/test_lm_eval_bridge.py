@@ -35,6 +35,14 @@ def test_generative_task_runs_through_lm_eval_and_lands_in_our_layout(tmp_path, 
     assert len(rows) == 6 and all(r["scores"]["exact_match"] == 1.0 for r in rows)
     assert rows[0]["messages"][-1]["role"] == "user" and "Ответ:" in rows[0]["messages"][-1]["content"]
     assert sent == 6
+    # the bridged result is gated item by item and shown on the leaderboard like a native task
+    from evalkit.gate import run_gate
+    from evalkit.leaderboard import write_leaderboard
+
+    [gated] = run_gate(tmp_path / "stub", tmp_path / "stub", None, 1.0, 0.05, 1000, 0)
+    assert gated.method == "paired bootstrap" and gated.n == 6 and gated.baseline == 100.0
+    write_leaderboard(tmp_path)
+    assert "| stub | 100.0 | — | 0/0 |" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
 
 
 def test_loglikelihood_task_is_refused_on_the_embedded_model(tmp_path, capsys, monkeypatch):
