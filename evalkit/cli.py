@@ -191,7 +191,7 @@ def command_list(args: argparse.Namespace) -> int:
         for lang in task.languages:
             sources = task.sources.get(lang, ())
             real = " | ".join(f"full:{s.name}: {s.describe()}" for s in sources) or "no public dataset (--data PATH)"
-            print(f"    {lang}: samples: tasks/{name}/samples/{lang}.jsonl | {real}")
+            print(f"    {lang}: samples: {task.folder.parent.name}/{name}/samples/{lang}.jsonl | {real}")
     return 0
 
 

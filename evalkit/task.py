@@ -46,7 +46,8 @@ class DataSource:
 
     def describe(self) -> str:
         config = f"/{self.config}" if self.config else ""
-        return f"{self.dataset_id}{config}@{self.revision[:12]} [{self.split}]"
+        space = "spaces/" if self.repo_type == "spaces" else ""
+        return f"{space}{self.dataset_id}{config}@{self.revision[:12]} [{self.split}]"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
