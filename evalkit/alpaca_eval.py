@@ -38,7 +38,7 @@ from evalkit.judging import Judge, JudgeQuery
 from evalkit.records import run_dir, write_json, write_jsonl
 from evalkit.references import DATASET, FlowContext, instruction_id, reference_turns
 from evalkit.runner import PreparedRun, answer_all, flow_summary
-from evalkit.stats import estimate_difficulty, length_controlled_win_rate, win_rate
+from evalkit.stats import estimate_difficulty, length_controlled_win_rate, nan_as_lowest, win_rate
 from evalkit.task import TaskDataError, read_json_list
 from evalkit.types import Completion, MetricValue, RunSummary
 
@@ -342,11 +342,8 @@ def score_annotations(path: Path, difficulty_path: Path | None = None,
                    else "length_controlled_minimal")  # fmt: skip
         table.append({"model": model, "reference": baseline, **numbers, "formula": formula,
                       "avg_length": sum(len(r["output_2"]) for r in model_rows) / len(model_rows)})  # fmt: skip
-    return sorted(table, key=lambda e: (-_or_low(e["lc_win_rate"]), e["model"]))
+    return sorted(table, key=lambda e: (-nan_as_lowest(e["lc_win_rate"]), e["model"]))
 
-
-def _or_low(value: float) -> float:
-    return value if value == value else -math.inf
 
 
 def format_table(table: Sequence[Mapping[str, Any]]) -> str:

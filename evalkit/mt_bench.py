@@ -29,7 +29,7 @@ from evalkit.judging import Judge, JudgeQuery
 from evalkit.records import run_dir, write_json, write_jsonl
 from evalkit.references import DATASET, FlowContext, answer_rows, reference_turns
 from evalkit.runner import PreparedRun, answer_all, flow_summary
-from evalkit.stats import MTBenchScores, Rating, mt_bench_scores
+from evalkit.stats import MTBenchScores, Rating, mt_bench_scores, nan_as_lowest
 from evalkit.task import TaskDataError, read_jsonl
 from evalkit.types import MetricValue, RunSummary
 
@@ -206,11 +206,8 @@ def table_from_files(paths: Sequence[Path], questions: Path | None = None) -> li
             "turn2": scores.turn2[0], "n": scores.score[2], "excluded": scores.excluded,
             "categories": {name: value[0] for name, value in scores.categories.items()},
         })  # fmt: skip
-    return sorted(table, key=lambda e: (e["judge"], -_or_low(e["score"]), e["model"]))
+    return sorted(table, key=lambda e: (e["judge"], -nan_as_lowest(e["score"]), e["model"]))
 
-
-def _or_low(value: float) -> float:
-    return value if value == value else float("-inf")
 
 
 def format_table(table: Sequence[Mapping[str, Any]]) -> str:

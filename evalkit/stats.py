@@ -26,6 +26,11 @@ def mean_stderr(values: Sequence[float]) -> tuple[float, float]:
     return mean, math.sqrt(variance / n)
 
 
+def nan_as_lowest(value: float) -> float:
+    """Sort key for scores: NaN (a score that could not be computed) ranks below every number."""
+    return value if value == value else -math.inf
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k of one problem with n samples of which c pass: 1 - C(n-c, k) / C(n, k).
 
