@@ -318,6 +318,12 @@ def _finite(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
+def _version_label(summary: Mapping[str, Any]) -> str:
+    """`0.1.0 (git 7242aae)`: the commit pins the code behind a number when the version alone does not."""
+    version, sha = str(summary.get("evalkit_version")), summary.get("git_sha")
+    return f"{version} (git {str(sha)[:7]})" if sha else version
+
+
 def footnotes(runs: Sequence[Run]) -> list[str]:
     """Judges, baselines / references, datasets, n, dates and versions behind the tables."""
     notes = []
@@ -340,7 +346,7 @@ def footnotes(runs: Sequence[Run]) -> list[str]:
     dates = sorted(str(r.summary.get("finished_at", ""))[:10] for r in runs if r.summary.get("finished_at"))
     if dates:
         notes.append(f"Runs finished {dates[0]}" + (f" – {dates[-1]}." if dates[-1] != dates[0] else "."))
-    versions = sorted({str(r.summary.get("evalkit_version")) for r in runs})
+    versions = sorted({_version_label(r.summary) for r in runs})
     notes.append(f"evalkit {', '.join(versions)}.")
     return notes
 
