@@ -323,15 +323,14 @@ def _jsonl_files(path: Path, ours: str) -> list[Path]:
 def print_judged_summary(summary: Any) -> None:
     if summary is None:
         return
-    shown = "  ".join(f"{k}={m.value:.3f}" + (f"±{m.stderr:.3f}" if m.stderr is not None else "")
-                      for k, m in summary.metrics.items())  # fmt: skip
+    shown = "  ".join(f"{k}={m.shown(3)}" for k, m in summary.metrics.items())
     extra = summary.extra
     print(f"{summary.task}/{summary.lang}: n={summary.n} {shown or 'not scored'} judge={extra['judge']} "
           f"reference={extra.get('reference_model', extra.get('reference'))}")
 
 
 def print_summary(summary: Any) -> None:
-    shown = "  ".join(f"{k}={m.value:.4f}±{m.stderr:.4f}" for k, m in summary.metrics.items())
+    shown = "  ".join(f"{k}={m.shown(4)}" for k, m in summary.metrics.items())
     print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}")
 
 

@@ -72,7 +72,7 @@ def judgment_key(row: Mapping[str, Any]) -> tuple[str, int, str, str, str, str |
 
 def metric(value: tuple[float, float, int]) -> MetricValue:
     mean, stderr, _ = value
-    return MetricValue(mean, None if stderr != stderr else stderr)  # NaN stderr (n < 2) is written as null
+    return MetricValue(mean, stderr)
 
 
 def scores_to_metrics(scores: MTBenchScores) -> tuple[dict[str, MetricValue], dict[str, dict[str, Any]]]:

@@ -5,6 +5,7 @@ Frozen dataclasses only: no torch / pandas imports here, so everything else can 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -193,7 +194,17 @@ class MetricValue:
     stderr: float | None
 
     def to_dict(self) -> dict[str, float | None]:
-        return {"value": self.value, "stderr": self.stderr}
+        """NaN / inf (a standard error of one item, say) are written as null: summary.json stays strict JSON."""
+        return {"value": _finite(self.value), "stderr": _finite(self.stderr)}
+
+    def shown(self, digits: int) -> str:
+        """`0.1250±0.0417`, the ± part left out when there is no standard error."""
+        spread = _finite(self.stderr)
+        return f"{self.value:.{digits}f}" + (f"±{spread:.{digits}f}" if spread is not None else "")
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 @dataclass(frozen=True)

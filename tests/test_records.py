@@ -40,6 +40,15 @@ def test_summary_carries_the_full_generation_config():
     assert data["metrics"] == {"em": {"value": 0.5, "stderr": 0.1}}
 
 
+def test_metric_without_a_standard_error_is_strict_json_and_printed_without_one():
+    one_item = MetricValue(0.0, float("nan"))  # the standard error of a single judged item
+    text = json.dumps(one_item.to_dict(), allow_nan=False)
+    assert json.loads(text) == {"value": 0.0, "stderr": None}
+    assert json.loads(json.dumps(MetricValue(float("nan"), None).to_dict(), allow_nan=False))["value"] is None
+    assert one_item.shown(4) == "0.0000"
+    assert MetricValue(0.125, 0.0417).shown(3) == "0.125±0.042"
+
+
 def test_atomic_write_leaves_no_temp_files(tmp_path):
     target = tmp_path / "a" / "samples.jsonl"
     write_jsonl(target, [{"x": "ł"}, {"x": 2}])
