@@ -143,13 +143,13 @@ def item_values(run: Run, metric: str) -> dict[str, float] | None:
 def _mt_bench_items(path: Path, run: Run) -> dict[str, float] | None:
     if not path.is_file():
         return None
+    from evalkit.mt_bench import ratings_from_files  # here, not at the top: it pulls in the runner (~1.3 s)
+
+    grouped = ratings_from_files([path]).get((str(run.summary.get("model")), str(run.extra.get("judge"))), [])
     ratings: dict[str, list[float]] = {}
-    for row in read_jsonl(path):
-        judge = row.get("judge")
-        if row.get("model") != run.summary.get("model") or (judge[0] if isinstance(judge, list) else judge) != \
-                run.extra.get("judge") or row.get("score") == -1:  # fmt: skip
-            continue
-        ratings.setdefault(str(row["question_id"]), []).append(10 * float(row["score"]))
+    for r in grouped:
+        if r.rating != -1:
+            ratings.setdefault(r.question_id, []).append(10 * r.rating)
     return {q: sum(v) / len(v) for q, v in ratings.items()}
 
 
@@ -186,7 +186,7 @@ def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds
     if b_value is None or c_value is None:
         missing = "baseline" if b_value is None else "candidate"
         raise GateMisuse(f"{baseline.task}/{baseline.lang}: the {missing} run has no {metric!r}")
-    b_value, c_value = b_value * scale if scale != 1 else b_value, c_value * scale if scale != 1 else c_value
+    b_value, c_value = b_value * scale, c_value * scale
     n = min(int(baseline.summary.get("n") or 0), int(candidate.summary.get("n") or 0))
     if baseline.task == "arena_hard":
         b_ci, c_ci = baseline.extra.get("ci"), candidate.extra.get("ci")

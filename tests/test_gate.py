@@ -144,3 +144,25 @@ def test_unscored_tasks_are_skipped_and_rag_falls_back_to_rouge_l(tmp_path):
     by_task = {c.task: c for c in comparisons}
     assert by_task["rag"].metric == "rouge_l" and by_task["rag"].delta == 0.0 and by_task["rag"].n == 4
     assert by_task["alpaca_eval"].delta is None and not by_task["alpaca_eval"].regression
+
+
+def test_mt_bench_is_gated_on_per_question_ratings_of_its_own_judge(tmp_path):
+    def mt_run(model, ratings):  # ratings: question id -> (turn 1, turn 2); -1 = no rating
+        pooled = [r for pair in ratings.values() for r in pair if r != -1]
+        root = write_run(tmp_path, model, [0.0], task="mt_bench", judge="openai:gpt-4o",
+                         metrics={"score": {"value": float(np.mean(pooled)), "stderr": None}})
+        rows = [{"question_id": q, "model": model, "judge": ["openai:gpt-4o", "single-v1"], "turn": t + 1,
+                 "score": pair[t]} for q, pair in ratings.items() for t in range(2)]
+        rows.append({"question_id": "q1", "model": model, "judge": ["other-judge", "single-v1"], "turn": 1, "score": 1})
+        folder = root / "mt_bench" / "ru"
+        (folder / "judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return root
+
+    base = mt_run("a", {"q1": (8, 6), "q2": (7, -1), "q3": (9, 9)})
+    cand = mt_run("b", {"q1": (8, 6), "q2": (7, 5), "q3": (9, 9), "q4": (2, 2)})
+    [result] = run_gate(base, cand, None, max_drop=1.0, alpha=0.05, rounds=1000, seed=0)
+    # Shared questions q1..q3, each the mean of its rated turns × 10; the other judge's row and the −1 are left out.
+    assert result.method == "paired bootstrap" and result.n == 3
+    assert result.baseline == pytest.approx((70 + 70 + 90) / 3)
+    assert result.candidate == pytest.approx((70 + 60 + 90) / 3)
+    assert not result.regression  # a 3.3-point drop on three questions is not significant
