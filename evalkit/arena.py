@@ -28,6 +28,7 @@ from evalkit.backends.base import Backend
 from evalkit.judging import Judge, JudgeQuery, parse_pairwise_verdict
 from evalkit.modelspec import parse_model_string
 from evalkit.records import run_dir, write_json, write_jsonl
+from evalkit.references import stored_answer_paths
 from evalkit.runner import PreparedRun, answer_all, flow_summary
 from evalkit.stats import STRONG_WEIGHT, ArenaScore, Battles, arena_v01, arena_v2
 from evalkit.task import TaskDataError, read_jsonl
@@ -88,9 +89,7 @@ def find_baseline_answers(arena: Any, lang: str, data: str, settings: ArenaSetti
     if settings.baseline_answers is not None:
         return settings.baseline_answers
     slug = parse_model_string(settings.baseline).slug
-    candidates = [run_dir(output_root, slug, arena.name, lang) / "answers.jsonl"]
-    if data == "samples":
-        candidates.append(arena.folder / "baselines" / lang / f"{slug}.jsonl")
+    candidates = stored_answer_paths(arena, "baselines", lang, slug, data, output_root)
     for path in candidates:
         if path.is_file():
             return path

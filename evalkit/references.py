@@ -102,6 +102,15 @@ def answer_rows(samples: Sequence[Sample], steps: Sequence[Sequence[Completion]]
         }  # fmt: skip
 
 
+def stored_answer_paths(plugin: Any, bundled: str, lang: str, slug: str, data: str, output_root: Path) -> list[Path]:
+    """Where a named model's answers may already be, in order: its own evalkit run's answers.jsonl, then (on the
+    bundled samples only) the plugin's `<bundled>/<lang>/<slug>.jsonl` (arena baselines, flow references)."""
+    paths = [run_dir(output_root, slug, plugin.name, lang) / "answers.jsonl"]
+    if data == "samples":
+        paths.append(plugin.folder / bundled / lang / f"{slug}.jsonl")
+    return paths
+
+
 def reference_turns(prepared: PreparedRun, reference: str, context: FlowContext,
                     dataset: Callable[[Sample], list[str] | None]) -> tuple[dict[str, list[str]], str]:  # fmt: skip
     """The reference's answers (id -> turns) for this run's items, and where they came from (for the summary).
@@ -120,9 +129,7 @@ def reference_turns(prepared: PreparedRun, reference: str, context: FlowContext,
     except ModelSpecError:
         raise TaskDataError(f"{task.name}/{lang}: the reference {reference!r} is not a model string evalkit can run; "
                             f"pass its answers with --reference-answers {reference}=FILE") from None
-    candidates = [run_dir(context.output_root, slug, task.name, lang) / "answers.jsonl"]
-    if context.data == "samples":
-        candidates.append(task.folder / "references" / lang / f"{slug}.jsonl")
+    candidates = stored_answer_paths(task, "references", lang, slug, context.data, context.output_root)
     for path in candidates:
         if path.is_file():
             return read_answer_file(path), str(path)
