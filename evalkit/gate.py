@@ -204,8 +204,8 @@ def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds
 
 
 def _stderr(run: Run, metric: str) -> float:
-    value = ((run.summary.get("metrics") or {}).get(metric) or {}).get("stderr")
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+    value = run.stderr(metric)
+    return math.nan if value is None else value
 
 
 def run_gate(baseline_root: Path, candidate_root: Path, tasks: Sequence[str] | None, max_drop: float, alpha: float,

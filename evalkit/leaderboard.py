@@ -58,8 +58,10 @@ class Run:
     path: Path
 
     def metric(self, name: str) -> float | None:
-        value = (self.summary.get("metrics") or {}).get(name, {}).get("value")
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+        return finite_number((self.summary.get("metrics") or {}).get(name, {}).get("value"))
+
+    def stderr(self, name: str) -> float | None:
+        return finite_number(((self.summary.get("metrics") or {}).get(name) or {}).get("stderr"))
 
     @property
     def extra(self) -> Mapping[str, Any]:
@@ -127,11 +129,9 @@ def long_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     for run in runs:
         info = task_info(run.task, run.summary)
         data = run.summary.get("data") or {}
-        for metric, entry in sorted((run.summary.get("metrics") or {}).items()):
+        for metric in sorted(run.summary.get("metrics") or {}):
             value = shown(run.task, metric, run.metric(metric), info)
-            stderr = entry.get("stderr") if isinstance(entry, dict) else None
-            stderr = shown(run.task, metric, float(stderr), info) if isinstance(stderr, (int, float)) and \
-                math.isfinite(stderr) else None  # fmt: skip
+            stderr = shown(run.task, metric, run.stderr(metric), info)
             ci = run.extra.get("ci") if metric == "score" and run.task == "arena_hard" else None
             rows.append({
                 "model": run.model, "task": run.task, "lang": run.lang, "metric": metric,
@@ -282,8 +282,8 @@ def alpaca_eval_tables(runs: Sequence[Run], lang: str) -> list[Table]:
             groups.setdefault((str(run.extra.get("judge")), reference), []).append((run, numbers))
     tables = []
     for (judge, reference), group in sorted(groups.items()):
-        group.sort(key=lambda e: (-(_finite(e[1].get("lc_win_rate")) or -1e9), e[0].model))
-        rows = [[run.model, fmt(_finite(n.get("lc_win_rate"))), fmt(_finite(n.get("win_rate"))),
+        group.sort(key=lambda e: (-(finite_number(e[1].get("lc_win_rate")) or -1e9), e[0].model))
+        rows = [[run.model, fmt(finite_number(n.get("lc_win_rate"))), fmt(finite_number(n.get("win_rate"))),
                  fmt(run.metric("avg_symbols"), 0)] for run, n in group]  # fmt: skip
         gamma = sorted({str(run.extra.get("gamma")) for run, _ in group})
         tables.append(Table(f"AlpacaEval ({lang}) — reference {reference}, judge {judge}",
@@ -304,8 +304,8 @@ def rag_table(runs: Sequence[Run], lang: str) -> Table | None:
 
             def value(metric: str, scale: float, values: Mapping[str, Any] = values) -> float | None:
                 entry = values.get(metric)
-                raw = entry.get("value") if isinstance(entry, dict) else None
-                return raw * scale if isinstance(raw, (int, float)) and math.isfinite(raw) else None
+                raw = finite_number(entry.get("value") if isinstance(entry, dict) else None)
+                return None if raw is None else raw * scale
 
             rows.append([run.model, domain, fmt(value("accuracy", 100)), fmt(value("rouge_l", 100)),
                          fmt(value("index_diff", 1), 2), str(values.get("n", MISSING))])  # fmt: skip
@@ -314,7 +314,8 @@ def rag_table(runs: Sequence[Run], lang: str) -> Table | None:
                  "(lower is better).")
 
 
-def _finite(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """A summary field as a float, or None when it is missing, not a number, NaN or infinite."""
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
