@@ -40,7 +40,7 @@ from evalkit.references import DATASET, FlowContext, instruction_id, reference_t
 from evalkit.runner import PreparedRun, answer_all, flow_summary
 from evalkit.stats import estimate_difficulty, length_controlled_win_rate, nan_as_lowest, win_rate
 from evalkit.task import TaskDataError, read_json_list
-from evalkit.types import Completion, MetricValue, RunSummary
+from evalkit.types import Completion, MetricValue, RunSummary, finite_number
 
 SWITCH_SEED = "123"
 LABELS = {"m": 1.0, "M": 2.0}
@@ -159,11 +159,11 @@ def run_alpaca_eval(prepared: PreparedRun, backend: Backend, judge: Judge | None
         if not ids:
             continue
         prefs = [_preference(rows_for[qid]) for qid in ids]
-        per_reference[name] = reference_numbers(
+        numbers = reference_numbers(
             prefs, [len(outputs[q]) for q in ids], [len(ref_outputs[q]) for q in ids],
             [difficulty[q] for q in ids] if difficulty is not None else None,
         )  # fmt: skip
-        per_reference[name] = {k: _finite(v) if isinstance(v, float) else v for k, v in per_reference[name].items()}
+        per_reference[name] = {k: finite_number(v) if isinstance(v, float) else v for k, v in numbers.items()}
         per_reference[name]["answers"] = sources[name]
     primary = next(iter(per_reference.values()), None)
     metrics: dict[str, MetricValue] = {}
@@ -201,10 +201,6 @@ def dataset_generator(prepared: PreparedRun) -> str:
 def _preference(row: Mapping[str, Any]) -> float:
     value = row.get("preference")
     return math.nan if value is None else float(value)
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def reference_numbers(preferences: Sequence[float], model_lengths: Sequence[int], reference_lengths: Sequence[int],

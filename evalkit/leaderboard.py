@@ -30,6 +30,7 @@ import pandas as pd
 
 from evalkit.plugins import BUILTIN_TASKS, load_task
 from evalkit.records import atomic_write_text
+from evalkit.types import finite_number
 
 MISSING = "—"
 #: Languages in the order the leaderboard shows them (others follow alphabetically).
@@ -312,11 +313,6 @@ def rag_table(runs: Sequence[Run], lang: str) -> Table | None:
     return Table(f"Grounded RAG ({lang})", ["Model", "Domain", "Accuracy", "ROUGE-L", "Index diff", "n"], rows,
                  "Accuracy (judged) and ROUGE-L F1 in percent; index difference = mean |predicted Δ gold| ids "
                  "(lower is better).")
-
-
-def finite_number(value: Any) -> float | None:
-    """A summary field as a float, or None when it is missing, not a number, NaN or infinite."""
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def _version_label(summary: Mapping[str, Any]) -> str:

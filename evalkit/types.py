@@ -195,16 +195,17 @@ class MetricValue:
 
     def to_dict(self) -> dict[str, float | None]:
         """NaN / inf (a standard error of one item, say) are written as null: summary.json stays strict JSON."""
-        return {"value": _finite(self.value), "stderr": _finite(self.stderr)}
+        return {"value": finite_number(self.value), "stderr": finite_number(self.stderr)}
 
     def shown(self, digits: int) -> str:
         """`0.1250±0.0417`, the ± part left out when there is no standard error."""
-        spread = _finite(self.stderr)
+        spread = finite_number(self.stderr)
         return f"{self.value:.{digits}f}" + (f"±{spread:.{digits}f}" if spread is not None else "")
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+def finite_number(value: Any) -> float | None:
+    """A number as a float, or None when it is missing, not a number, NaN or infinite."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
