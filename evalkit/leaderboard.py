@@ -207,7 +207,7 @@ def knowledge_table(runs: Sequence[Run], lang: str) -> Table | None:
             if chance is not None and value is not None and not pd.isna(value):
                 normalised.append((value - chance) / (100 - chance) * 100)
         averages[model] = (sum(normalised) / len(normalised), len(normalised)) if normalised else (None, 0)
-    order = sorted(table.index, key=lambda m: (-(averages[m][0] if averages[m][0] is not None else -1e9), m))
+    order = sorted(table.index, key=lambda m: (_best_first(averages[m][0]), m))
     counted = [t for t in tasks if infos[t].chance is not None]
     rows = []
     for model in order:
@@ -237,7 +237,7 @@ def arena_tables(runs: Sequence[Run], lang: str) -> tuple[list[Table], dict[str,
             ci = run.extra.get("ci")
             entries.append((run.model, score, ci, run.extra.get("avg_tokens")))
         entries.append((f"{baseline} (baseline)", 50.0, None, None))
-        entries.sort(key=lambda e: (-(e[1] if e[1] is not None else -1e9), e[0]))
+        entries.sort(key=lambda e: (_best_first(e[1]), e[0]))
         rows = []
         for model, score, ci, tokens in entries:
             interval = MISSING if not ci or score is None else f"({ci[0] - score:+.1f}, {ci[1] - score:+.1f})"
@@ -259,7 +259,7 @@ def mt_bench_tables(runs: Sequence[Run], lang: str) -> list[Table]:
     for run in chosen:
         groups.setdefault(str(run.extra.get("judge")), []).append(run)
     for judge, group in sorted(groups.items()):
-        group = sorted(group, key=lambda r: (-(r.metric("score") or -1e9), r.model))
+        group = sorted(group, key=lambda r: (_best_first(r.metric("score")), r.model))
         rows = [[r.model, fmt(r.metric("score"), 2), fmt(r.metric("turn1"), 2), fmt(r.metric("turn2"), 2)]
                 for r in group]
         tables.append(Table(f"MT-Bench ({lang}) — judge {judge}", ["Model", "Score", "Turn 1", "Turn 2"], rows,
@@ -283,7 +283,7 @@ def alpaca_eval_tables(runs: Sequence[Run], lang: str) -> list[Table]:
             groups.setdefault((str(run.extra.get("judge")), reference), []).append((run, numbers))
     tables = []
     for (judge, reference), group in sorted(groups.items()):
-        group.sort(key=lambda e: (-(finite_number(e[1].get("lc_win_rate")) or -1e9), e[0].model))
+        group.sort(key=lambda e: (_best_first(finite_number(e[1].get("lc_win_rate"))), e[0].model))
         rows = [[run.model, fmt(finite_number(n.get("lc_win_rate"))), fmt(finite_number(n.get("win_rate"))),
                  fmt(run.metric("avg_symbols"), 0)] for run, n in group]  # fmt: skip
         gamma = sorted({str(run.extra.get("gamma")) for run, _ in group})
@@ -313,6 +313,11 @@ def rag_table(runs: Sequence[Run], lang: str) -> Table | None:
     return Table(f"Grounded RAG ({lang})", ["Model", "Domain", "Accuracy", "ROUGE-L", "Index diff", "n"], rows,
                  "Accuracy (judged) and ROUGE-L F1 in percent; index difference = mean |predicted Δ gold| ids "
                  "(lower is better).")
+
+
+def _best_first(value: float | None) -> float:
+    """Sort key: higher values first, a missing value last (a score of exactly 0 is not missing)."""
+    return -value if value is not None else math.inf
 
 
 def _version_label(summary: Mapping[str, Any]) -> str:

@@ -66,3 +66,10 @@ def test_no_results_is_misuse(tmp_path):
     with pytest.raises(LeaderboardError, match="no summary.json"):
         write_leaderboard(tmp_path)
     assert main(["leaderboard", "--results", str(tmp_path)]) == 2
+
+
+def test_a_score_of_zero_ranks_above_a_missing_one():
+    from evalkit.leaderboard import _best_first
+
+    ordered = sorted([("missing", None), ("zero", 0.0), ("high", 52.4)], key=lambda e: (_best_first(e[1]), e[0]))
+    assert [name for name, _ in ordered] == ["high", "zero", "missing"]
