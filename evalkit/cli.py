@@ -168,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     gate.add_argument("--report", type=Path, default=None, help="also write the markdown report here")
 
+    audit = commands.add_parser("audit-extraction", help="read answers out of (lang, task, output, expected) rows and "
+                                "report accuracy per task x language with every miss")
+    audit.add_argument("file", type=Path, help="JSONL rows: lang, task, output, expected (null: no answer), note")
+    audit.add_argument("--plugins", type=Path, action="append", default=[], help="extra plugin folder")
+    audit.add_argument("--min-accuracy", type=float, default=None,
+                       help="exit 1 when the overall accuracy (percent) is below this")
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+
     export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
     export.add_argument("target", type=Path)
     export.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -402,6 +410,19 @@ def _raise_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)  # unwinds `finally` blocks, so the embedded server is stopped
 
 
+def command_audit_extraction(args: argparse.Namespace) -> int:
+    from evalkit.audit import audit, format_report, read_rows  # noqa: PLC0415
+
+    report = audit(read_rows(args.file), lambda name: load_task(name, args.plugins))
+    if not report.results:
+        raise UsageError(f"{args.file}: no rows")
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) if args.json else format_report(report))
+    if args.min_accuracy is not None and 100 * report.accuracy < args.min_accuracy:
+        print(f"evalkit: reading accuracy {100 * report.accuracy:.1f}% is below {args.min_accuracy}%", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
@@ -427,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_mt_bench_score(args)
         if args.command == "alpaca-eval":
             return command_alpaca_eval_score(args)
+        if args.command == "audit-extraction":
+            return command_audit_extraction(args)
         return command_run(args)
     except (UsageError, ModelSpecError, BackendError, TaskDataError, ValueError, OSError) as exc:
         print(f"evalkit: error: {exc}", file=sys.stderr)

@@ -204,6 +204,11 @@ class Task:
         """Task-specific additions to summary.json["extra"] (e.g. counts of sandbox outcomes)."""
         return {}
 
+    def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
+        """A stand-in item whose gold answer is `expected`, for `evalkit audit-extraction` (tasks that read an
+        answer out of a reply override it; the row may carry task fields such as `n_options`)."""
+        raise TaskDataError(f"task {self.name!r} has no answer reader to audit")
+
     # -- multi-step items (optional) ---------------------------------------------------------------------
     def follow_up(self, sample: Sample, lang: str, step: int) -> FollowUp | None:
         """Step `step` (1, 2, ...) after the first answer, or None when the item is done (the default)."""

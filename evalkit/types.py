@@ -142,7 +142,7 @@ class Sample:
 class Score:
     """What a task's scorer says of one completion: extracted answer(s) and metric values in [0, 1]."""
 
-    extracted: Mapping[str, str | None]
+    extracted: Mapping[str, str | int | None]
     values: Mapping[str, float]
 
 
@@ -157,7 +157,7 @@ class SampleRecord:
     target: str
     completion: str
     finish_reason: str | None
-    extracted: Mapping[str, str | None]
+    extracted: Mapping[str, str | int | None]
     scores: Mapping[str, float]
     error: str | None
     usage: Usage

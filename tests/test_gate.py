@@ -17,7 +17,7 @@ GEN = {"temperature": 0.0, "top_p": None, "top_k": None, "min_p": None, "repetit
 def write_run(root: Path, model: str, scores, task="gsm8k", lang="ru", revision="5b47500", judge=None, **changes):
     folder = root / model / task / lang
     folder.mkdir(parents=True, exist_ok=True)
-    metric = "exact_match_flexible" if task == "gsm8k" else "accuracy"
+    metric = "exact_match" if task == "gsm8k" else "accuracy"
     summary = {
         "task": task, "task_version": "1.0", "lang": lang, "model": model, "n": len(scores),
         "metrics": {metric: {"value": float(np.mean(scores)), "stderr": float(np.std(scores) / len(scores) ** 0.5)}},

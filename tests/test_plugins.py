@@ -26,7 +26,7 @@ def test_listing_and_loading():
 def test_cli_list_shows_plugins(capsys):
     assert main(["list", "--plugins", str(PLUGINS)]) == 0
     out = capsys.readouterr().out
-    assert "gsm8k  v1.0  langs: ru,pl,uk,cs" in out and "arith  v0.1  langs: ru" in out
+    assert "gsm8k  v1.1  langs: ru,pl,uk,cs" in out and "arith  v0.1  langs: ru" in out
 
 
 def test_plugin_task_runs_against_a_server(tmp_path):

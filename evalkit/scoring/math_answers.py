@@ -1,15 +1,20 @@
 """Final answers of MATH-style solutions: extraction and equivalence.
 
-Extraction: the last `\\boxed{...}` / `\\fbox{...}` (nested braces allowed); without one, the rest of the
-line after the last answer anchor ("Ответ:", "Odpowiedź:", "Відповідь:", "Odpověď:", "Answer:",
-"Final answer:", "The answer is"), with `$...$` and a trailing period removed.
+Extraction (`read_math_answer`), on the visible reply (reasoning blocks cut off, evalkit.scoring.replies):
+the last `\\boxed{...}` / `\\fbox{...}` (nested braces allowed); without one, the rest of the line after the
+last answer phrase ("Ответ:", "Odpowiedź:", "Відповідь:", "Odpověď:", "Final answer:", "The answer is";
+phrases/*.json), or after a conclusion word on the reply's last line with mathematics ("Отже, $x = 5$.").
+From that line the mathematics is kept: its `$...$` / `\\(...\\)` pieces (several pieces, as in
+"$x_1 = 2$, $x_2 = -3$", become a list), else the line without trailing words and a final period.
 
 Equivalence, in two steps:
 1. fast path: both strings normalised as in Hendrycks et al.'s MATH evaluation (hendrycks/math,
    `is_equiv` / `strip_string`: drop spaces, `\\left`/`\\right`, `\\!`, `^\\circ`, `\\$`, `\\text{ units}`,
    `tfrac`/`dfrac` -> `frac`, `\\frac12` -> `\\frac{1}{2}`, `a/b` -> `\\frac{a}{b}`, `\\sqrt2` -> `\\sqrt{2}`,
-   a leading "x =", a leading "0" before ".5"), plus Slavic number writing when the answer is a plain number
-   (decimal comma "0,5", spaces between thousands "12 000");
+   a leading "x =", a leading "0" before ".5"), plus Slavic mathematical writing: the decimal comma ("0,5",
+   LaTeX "3{,}5"), thin spaces between thousands ("12 000", "1\\,000"), ";" between the ends of an interval
+   or the members of a set ("(-\\infty; 2]", "\\{1; 2\\}"), Czech interval brackets ⟨ ⟩ (`\\langle`,
+   `\\rangle`) for closed ends, "x \\in", roots listed as "x_1 = 2,\\ x_2 = -3" or "x = 2 или x = -3";
 2. symbolic: math-verify (PyPI `math-verify`, sympy underneath). math-verify enforces its own timeouts
    with signal.alarm, which only works in a process's main thread; evalkit therefore runs it in a
    separate worker process (its main thread) and also bounds each call from the caller's side, killing
@@ -24,12 +29,11 @@ import re
 import threading
 from multiprocessing.connection import Connection
 
+from evalkit.scoring import phrases
 from evalkit.scoring.numbers import SLAVIC_DECIMAL_COMMA
+from evalkit.scoring.replies import Reading, read_visible
 
-_ANCHOR = re.compile(
-    r"(?<!\w)(?:final\s+answer\s*:|answer\s*:|the\s+answer\s+is|ответ\s*:|odpowied[źz]\s*:|відповідь\s*:|odpověď\s*:)",
-    re.IGNORECASE,
-)
+_MATH_PIECE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 
 def last_boxed(text: str) -> str | None:
@@ -38,7 +42,7 @@ def last_boxed(text: str) -> str | None:
     if start < 0:
         return None
     brace = text.find("{", start)
-    if brace < 0:
+    if brace < 0 or text[start:brace].strip() not in ("\\boxed", "\\fbox"):
         # "\boxed 5" (no braces) is legal LaTeX for a single token
         match = re.match(r"\\(?:boxed|fbox)\s+(\S+)", text[start:])
         return match.group(1).rstrip("$.") if match else None
@@ -53,21 +57,80 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def extract_final_answer(text: str) -> str | None:
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed.strip()
-    last = None
-    for last in _ANCHOR.finditer(text):  # noqa: B007 - keep the last anchor
-        pass
-    if last is None:
-        return None
-    line = text[last.end() :].strip().split("\n", 1)[0].strip()
-    line = line.strip("*_ ").strip()
-    if line.startswith("$") and line.count("$") >= 2:
-        line = line[1 : line.index("$", 1)]
+def _answer_of_line(line: str) -> str | None:
+    """The mathematics of an answer line: its math pieces, else the line without words around it."""
+    line = line.strip().strip("*_").strip()
+    check = phrases.pattern("check").search(line)
+    if check:
+        line = line[: check.start()]
+    pieces = [next(g for g in m.groups() if g is not None).strip() for m in _MATH_PIECE.finditer(line)]
+    pieces = [p for p in pieces if p]
+    if pieces:
+        return ", ".join(pieces) if len(pieces) > 1 else pieces[0]
+    line = re.sub(r"^(?:[:\s—–]|-(?=\s))+", "", line)  # a separator, never the minus of "-0.4"
+    line = re.sub(r"(?:\s+[^\W\d_]{2,}\.?)+\s*[.!]?$", "", line)  # trailing words ("12 cm.", "5 книг")
     line = line.rstrip(". ").strip("$ ").strip()
     return line or None
+
+
+def read_math_answer(reply: str | None) -> Reading:
+    """The final answer of a solution with the rule that found it (boxed, answer_phrase, conclusion)."""
+    return read_visible(reply, _final_answer)
+
+
+def _final_answer(text: str) -> Reading:
+    boxed = last_boxed(text)
+    if boxed is not None and boxed.strip():
+        return Reading(boxed.strip(), "boxed")
+    anchors = [m for m in phrases.pattern("answer").finditer(text) if phrases.value_start(text, m.end()) is not None]
+    for rule, found in (("answer_phrase", anchors), ("conclusion", _final_conclusions(text))):
+        if not found:
+            continue
+        start = phrases.value_start(text, found[-1].end()) if rule == "answer_phrase" else found[-1].end()
+        rest = text[start if start is not None else found[-1].end() :]
+        line = rest.split("\n", 1)[0]
+        if not line.strip(" \t*_:—–-"):
+            line = rest.lstrip(" \t*_:—–\r\n").split("\n", 1)[0]
+        answer = _answer_of_line(re.sub(r"^\s*(?:\*\*|__)?\s*(?:[:—–]|-(?=\s))?", "", line))
+        if answer:
+            return Reading(answer, rule)
+        if rule == "answer_phrase":
+            return Reading(None, "answer_phrase_without_answer")
+    assigned = _final_assignment(text)
+    if assigned is not None:
+        return Reading(assigned, "final_assignment")
+    return Reading(None, "no_answer")
+
+
+def _final_assignment(text: str) -> str | None:
+    """A reply that ends on a line of results, "$x_1 = -1,\\ x_2 = 4$." or "$K = \\{-2; 0; 2\\}$": the values."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    pieces = [next(g for g in m.groups() if g is not None) for m in _MATH_PIECE.finditer(lines[-1])]
+    if not pieces:
+        return None
+    values = []
+    for piece in pieces:
+        for part in re.split(r",\s*(?:\\[ ,;]|~)?\s*(?=[A-Za-z](?:_\{?[\w,]+\}?)?\s*=)", piece):
+            match = re.fullmatch(r"\s*[A-Za-z](?:_\{?[\w,]+\}?)?(?:\([A-Za-z]\))?\s*=\s*([^=]+?)\s*[.,]?\s*", part)
+            if match is None or re.search(r"(?<!\\)\b[a-zA-Z]\b", re.sub(r"\\[a-zA-Z]+", " ", match.group(1))):
+                return None  # not "name = value", or the value still holds a variable
+            values.append(match.group(1))
+    return ", ".join(values) if values else None
+
+
+def _final_conclusions(text: str) -> list[re.Match[str]]:
+    """Conclusion words on the last line that holds mathematics."""
+    lines = [m for m in re.finditer(r"[^\n]+", text) if _MATH_PIECE.search(m.group()) or re.search(r"\d", m.group())]
+    if not lines:
+        return []
+    last = lines[-1]
+    return list(phrases.pattern("conclusion").finditer(text, last.start(), last.end()))
+
+
+def extract_final_answer(text: str | None) -> str | None:
+    return read_math_answer(text).value
 
 
 # -- normalisation (fast path) ---------------------------------------------------------------------
@@ -93,15 +156,45 @@ def _fix_slash(text: str) -> str:
     return f"\\frac{{{match.group(1)}}}{{{match.group(2)}}}" if match else text
 
 
+_UNICODE_MATH = {"\u2212": "-", "–": "-", "·": "\\cdot ", "×": "\\times ", "π": "\\pi ", "∞": "\\infty ",
+                 "√": "\\sqrt", "∪": "\\cup ", "≤": "\\le ", "≥": "\\ge ", "⟨": "\\langle ", "⟩": "\\rangle ",
+                 "〈": "\\langle ", "〉": "\\rangle ", "∈": "\\in "}
+_ROOT_NAME = r"(?:[a-zA-Z](?:_\{?\d+\}?)?|[a-zA-Z]_\{[^{}]*\})"
+
+
+def _slavic_notation(text: str) -> str:
+    """Slavic ways of writing an answer, rewritten the way MATH writes its gold answers."""
+    for char, latex in _UNICODE_MATH.items():
+        text = text.replace(char, latex)
+    text = re.sub(r"(\d)\{,\}(\d)", r"\1.\2", text)  # 3{,}5: LaTeX's decimal comma
+    text = re.sub(r"(\d)(?:\\[,;: ]|~|\\thinspace\s?)(\d{3})(?!\d)", r"\1\2", text)  # 1\,000
+    text = re.sub(r"(\d)(?:\\[,;: ]|~|\\thinspace\s?)(\d{3})(?!\d)", r"\1\2", text)
+    text = text.replace("\\ ", " ").replace("\\,", " ").replace("\\;", " ").replace("\\quad", " ")
+    text = re.sub(r"\\langle\s*", "[", text)
+    text = re.sub(r"\s*\\rangle", "]", text)
+    text = text.replace("+\\infty", "\\infty").replace("+ \\infty", "\\infty")
+    text = re.sub(rf"^\s*{_ROOT_NAME}\s*\\in\s*", "", text)  # x \in (1; 4)
+    if ";" in text:
+        # with ";" between members, a comma inside a number is a decimal comma: (2,5; 3] -> (2.5, 3]
+        text = re.sub(r"(\d),(\d)", r"\1.\2", text)
+        text = text.replace(";", ",")
+    alternatives = "|".join(re.escape(w) for w in phrases.phrases("alternative"))
+    joiner = rf"\s*(?:,|\\text\{{\s*(?:{alternatives})\s*\}}|\s(?:{alternatives})\s)\s*"
+    parts = re.split(rf"{joiner}(?={_ROOT_NAME}\s*=)", text)
+    if len(parts) > 1 and all(re.match(rf"\s*{_ROOT_NAME}\s*=", p) for p in parts):
+        text = ", ".join(p.split("=", 1)[1].strip() for p in parts)  # x_1 = 2, x_2 = -3 -> 2, -3
+    return text.strip()
+
+
 def normalize(answer: str, lang: str = "en") -> str:
-    text = answer.strip()
+    text = _slavic_notation(answer.strip())
     text = re.sub(r"\\text\{\s*([^{}]*)\}", r"\1", text) if re.fullmatch(r"\\text\{[^{}]*\}", text) else text
     text = text.replace("\n", "").replace("\\!", "").replace("\\\\", "\\")
     text = text.replace("tfrac", "frac").replace("dfrac", "frac")
     text = text.replace("\\left", "").replace("\\right", "")
     text = text.replace("^{\\circ}", "").replace("^\\circ", "").replace("°", "")
     text = text.replace("\\$", "").replace("$", "")
-    text = re.sub(r"\\(?:text|mbox|mathrm)\{\s*[a-zA-Zа-яА-Я. ]*\}$", "", text).strip()  # trailing units
+    text = re.sub(r"\\(?:text|mbox|mathrm)\{\s*[^\W\d_. ][^\W\d_. ]*(?:[. ]+[^\W\d_]*)*\.?\s*\}$", "", text).strip()
     text = text.replace("\\%", "").replace("%", "")
     if lang in SLAVIC_DECIMAL_COMMA and re.fullmatch(r"-?[\d \u00a0\u202f]+,\d+", text):
         text = text.replace(",", ".")
@@ -110,8 +203,8 @@ def normalize(answer: str, lang: str = "en") -> str:
     text = text.replace(" .", " 0.").replace("{.", "{0.")
     if text.startswith("."):
         text = "0" + text
-    if re.fullmatch(r"[a-zA-Z]\s*=.*", text) and len(text.split("=")[0].strip()) <= 2:
-        text = text.split("=", 1)[1]
+    if re.fullmatch(r"[a-zA-Z](?:_\{?[\w,]+\}?)?(?:\([a-zA-Z]\))?\s*=[^=]*", text):
+        text = text.split("=", 1)[1]  # "x = 5", "D(f) = [-1, 3)", "x_{1,2} = ..."
     text = re.sub(r"\\sqrt(\w)", r"\\sqrt{\1}", text)
     text = text.replace(" ", "")
     text = _fix_fracs(text)

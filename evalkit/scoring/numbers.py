@@ -1,36 +1,53 @@
-"""Locale-aware extraction of numeric answers from model output (GSM8K-style scoring, shared by tasks).
+"""Locale-aware reading of numeric answers out of model replies (GSM8K-style scoring, shared by tasks).
 
 lm-evaluation-harness's gsm8k filters (`#### (\\-?[0-9\\.\\,]+)` for strict-match and the last
 `-?[$0-9.,]{2,}|-?[0-9]+` for flexible-extract, with "," removed before comparison) were written for
 English. On Slavic output they go wrong: "1 234 руб." becomes 234, "3,5" becomes 35, "1\\u00a0234" becomes
-234, and "−5" (U+2212) loses its sign. The rules here:
+234, and "−5" (U+2212) loses its sign. How numbers are written here:
 
 * thousands may be grouped with a space, NBSP (U+00A0), narrow NBSP (U+202F) or thin space (U+2009),
   when every later group has exactly three digits: "1 234 567" -> 1234567; "3 12" stays two numbers;
 * with both ',' and '.', the later one is the decimal mark ("1.234,5" and "1,234.5" -> 1234.5); several
-  commas (or dots) before 3-digit groups are thousands separators; a single comma is a decimal comma in
-  ru/pl/uk/cs ("3,5" -> 3.5) and, in English only, a thousands separator before exactly 3 digits;
-  a single dot followed by digits is a decimal point, a dot followed by no digit ends the sentence;
+  commas (or dots) before 3-digit groups are thousands separators ("1.234.567");
+* one separator before exactly three digits is ambiguous ("1.234 zł", "3.500 Kč", "$1,200", "1,250 kg").
+  Rule: next to money (a currency sign or word: "$", "zł", "Kč", "руб.", "грн"…) it separates thousands,
+  since an amount of money never has three decimals; otherwise a comma is a decimal comma in ru / pl / uk /
+  cs (and a thousands separator in English), and a dot is a decimal point. Each such decision is recorded
+  in the reading's notes (`extracted.notes`);
+* a single comma or dot followed by other digit counts is a decimal mark ("3,5" -> 3.5, "2.75" -> 2.75);
 * '-' or U+2212 is a minus only when it does not follow a letter or digit ("10-3" is 10 and 3);
 * currency signs and words around a number are ignored ("1 234 ₽", "$1,234", "12,50 zł").
 
-`extract_anchored` is the *strict* reading (the first number on the line after the last answer anchor: ####,
-Ответ:, Odpowiedź:, Відповідь:, Odpověď:, Answer:, "The answer is", \\boxed{); `extract_last` is the
-*flexible* one (the last number anywhere). Both return a canonical string ("1234", "3.5", "-5") or None.
+Readings (each returns an `evalkit.scoring.replies.Reading` naming the rule that decided it):
+* `read_last` — lm-eval's *flexible-extract*: the last number of the reply;
+* `read_anchored` — the *strict* reading: the answer after the last answer phrase ("####", "Ответ:",
+  "Ответ —", "Odpowiedź brzmi:", "Відповідь:", "Odpověď zní", "The answer is", `\\boxed{}`; phrases/*.json),
+  or, with none, after a conclusion word in the reply's last sentence with numbers ("Итого: …",
+  "Wynik: …", "Отже, …"); the anchored line is read to its conclusion: "15 + 27 = 42" is 42, "2 год 30 хв,
+  тобто 150 хвилин" is 150, "3/4" is 0.75, and a check after the answer ("10. Проверка: 10 − 3 = 7") is
+  not read; a correction after the answer ("Ой, я ошибся: правильно будет 48") replaces it;
+* `read_final` — the headline reading a grader signs off: the anchored answer when the reply has an
+  anchor, the last number otherwise.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from evalkit.scoring import phrases
+from evalkit.scoring.phrases import value_start
+from evalkit.scoring.replies import Reading, read_visible
 
 SLAVIC_DECIMAL_COMMA = {"ru", "pl", "uk", "cs", "sr", "bg", "be", "sk", "sl", "hr", "bs", "mk"}
 _SPACES = " \u00a0\u202f\u2009"
+_CURRENCY_SIGNS = "$€£₽₴"
 
 _NUMBER = re.compile(
     rf"""
     (?P<sign>(?<![\w\-\u2212])[-\u2212])?        # a minus that does not follow a word or digit
-    (?:[$€£₽]\s?)?                                # a currency sign before the digits
+    (?P<currency>[{_CURRENCY_SIGNS}]\s?)?          # a currency sign before the digits
     (?<![\d.,])                                   # never start inside another number
     (?P<body>
         \d{{1,3}}(?:[{_SPACES}]\d{{3}}(?!\d))+(?:[.,]\d+)?   # space-grouped thousands
@@ -39,42 +56,18 @@ _NUMBER = re.compile(
     """,
     re.VERBOSE,
 )
-
-_ANCHOR = re.compile(
-    r"""
-      \#\#\#\#
-    | (?<!\w)(?:ответ|odpowied[źz]|відповідь|odpověď|answer)(?:\*\*|__)?\s*:
-    | (?<!\w)the\s+answer\s+is
-    | \\boxed\{
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
+_OPERATOR = re.compile(r"\s*(?:[+\-−×x·*/:÷]|\\cdot|\\times|\\div)\s*", re.IGNORECASE)
+_EQUALS = re.compile(r"\s*(?:=|≈|\\approx)\s*")
 
 
-def _body_to_decimal(body: str, lang: str) -> list[Decimal]:
-    """Interpret one matched digit run; a run that is not one number (a date like 12.05.2023) splits up."""
-    for space in _SPACES:
-        body = body.replace(space, "")
-    marks = [c for c in body if c in ".,"]
-    if not marks:
-        return [Decimal(body)]
-    if "." in marks and "," in marks:
-        decimal_mark = marks[-1]
-        thousands = "," if decimal_mark == "." else "."
-        whole, _, frac = body.rpartition(decimal_mark)
-        if decimal_mark in whole:
-            return [Decimal(part) for part in re.split(r"[.,]", body)]
-        return [Decimal(whole.replace(thousands, "") + "." + frac)]
-    mark = marks[0]
-    groups = body.split(mark)
-    if len(groups) > 2:
-        if all(len(g) == 3 for g in groups[1:]) and 1 <= len(groups[0]) <= 3:
-            return [Decimal("".join(groups))]
-        return [Decimal(g) for g in groups]
-    whole, frac = groups
-    if mark == "," and lang not in SLAVIC_DECIMAL_COMMA and len(frac) == 3:
-        return [Decimal(whole + frac)]
-    return [Decimal(whole + "." + frac)]
+@dataclass(frozen=True)
+class Number:
+    """One number found in a text: its canonical value, where it stands, and any ambiguity decided."""
+
+    value: str
+    start: int
+    end: int
+    note: str | None = None
 
 
 def canonical(value: Decimal) -> str:
@@ -85,38 +78,270 @@ def canonical(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def find_numbers(text: str, lang: str = "ru") -> list[str]:
-    """All numbers in `text`, in order, as canonical strings."""
-    found: list[str] = []
+def _money_near(text: str, start: int, end: int, sign: bool) -> bool:
+    if sign:
+        return True
+    after = text[end : end + 16]
+    return bool(re.match(rf"\s?(?:{phrases.pattern('currency').pattern})", after, re.IGNORECASE))
+
+
+def _body_values(body: str, lang: str, money: bool) -> tuple[list[Decimal], str | None]:
+    """Interpret one matched digit run (a run that is not one number, a date like 12.05.2023, splits up)."""
+    for space in _SPACES:
+        body = body.replace(space, "")
+    marks = [c for c in body if c in ".,"]
+    if not marks:
+        return [Decimal(body)], None
+    if "." in marks and "," in marks:
+        decimal_mark = marks[-1]
+        thousands = "," if decimal_mark == "." else "."
+        whole, _, frac = body.rpartition(decimal_mark)
+        if decimal_mark in whole:
+            return [Decimal(part) for part in re.split(r"[.,]", body)], None
+        return [Decimal(whole.replace(thousands, "") + "." + frac)], None
+    mark = marks[0]
+    groups = body.split(mark)
+    if len(groups) > 2:
+        if all(len(g) == 3 for g in groups[1:]) and 1 <= len(groups[0]) <= 3:
+            return [Decimal("".join(groups))], None
+        return [Decimal(g) for g in groups], None
+    whole, frac = groups
+    if len(frac) != 3 or whole.startswith("0"):
+        return [Decimal(whole + "." + frac)], None
+    if money:
+        return [Decimal(whole + frac)], f"{body}: '{mark}' before three digits next to money read as thousands"
+    if mark == "," and lang not in SLAVIC_DECIMAL_COMMA:
+        return [Decimal(whole + frac)], f"{body}: ',' before three digits read as thousands ({lang})"
+    kind = "decimal comma" if mark == "," else "decimal point"
+    return [Decimal(whole + "." + frac)], f"{body}: '{mark}' before three digits read as a {kind} ({lang})"
+
+
+def scan_numbers(text: str, lang: str = "ru") -> list[Number]:
+    """All numbers in `text`, in order, with positions."""
+    found: list[Number] = []
     for match in _NUMBER.finditer(text):
         negative = match.group("sign") is not None
+        money = _money_near(text, match.start(), match.end(), match.group("currency") is not None)
         try:
-            values = _body_to_decimal(match.group("body"), lang)
+            values, note = _body_values(match.group("body"), lang, money)
         except InvalidOperation:
             continue
         for position, value in enumerate(values):
-            found.append(canonical(-value if negative and position == 0 else value))
+            value = -value if negative and position == 0 else value
+            found.append(Number(canonical(value), match.start(), match.end(), note))
     return found
 
 
-def extract_last(text: str, lang: str = "ru") -> str | None:
-    """Flexible reading: the last number anywhere in the text."""
-    numbers = find_numbers(text, lang)
-    return numbers[-1] if numbers else None
+def find_numbers(text: str, lang: str = "ru") -> list[str]:
+    """All numbers in `text`, in order, as canonical strings."""
+    return [number.value for number in scan_numbers(text, lang)]
 
 
-def extract_anchored(text: str, lang: str = "ru") -> str | None:
-    """Strict reading: the first number after the last answer anchor, on its line (or the next non-empty line
-    when the anchor ends its line); None without an anchor or such a number."""
-    last = None
-    for last in _ANCHOR.finditer(text):  # noqa: B007 - keep the last anchor
-        pass
-    if last is None:
+def _reading(number: Number | None, rule: str) -> Reading:
+    if number is None:
+        return Reading(None, rule)
+    return Reading(number.value, rule, notes=(number.note,) if number.note else ())
+
+
+# -- the last number (flexible) -----------------------------------------------------------------------
+
+
+def _last_number(text: str, lang: str) -> Reading:
+    numbers = scan_numbers(text, lang)
+    return _reading(numbers[-1], "last_number") if numbers else Reading(None, "no_number")
+
+
+def read_last(reply: str | None, lang: str = "ru") -> Reading:
+    """lm-eval's flexible reading, locale-aware: the last number of the visible reply."""
+    return read_visible(reply, lambda text: _last_number(text, lang))
+
+
+def extract_last(text: str | None, lang: str = "ru") -> str | None:
+    return read_last(text, lang).value
+
+
+# -- anchors ------------------------------------------------------------------------------------------
+
+_HASHES = re.compile(r"####\s*(?=[-\u2212$€£₽]?\s?\d)")
+_BOXED = re.compile(r"\\boxed\s*\{")
+def _segment(text: str, start: int) -> tuple[str, int]:
+    """The answer's text: the rest of the line from `start` (or the next non-empty line when it is empty),
+    cut where a check, a P.S. or a new paragraph begins."""
+    rest = text[start:]
+    head = rest.split("\n", 1)[0]
+    offset = start
+    if not head.strip(" \t*_:#|"):
+        skipped = len(rest) - len(rest.lstrip(" \t*_:#|\r\n"))
+        offset = start + skipped
+        head = text[offset:].split("\n", 1)[0]
+    check = phrases.pattern("check").search(head)
+    if check:
+        head = head[: check.start()]
+    return head, offset
+
+
+_ITEM = re.compile(r"(?:^|(?<=[;,\n]))\s*\(?\d{1,2}\)\s+")
+
+
+def _conclude(segment: str, lang: str) -> tuple[Number | None, str]:
+    """Read an anchored segment to its conclusion: conversion, equation, fraction, or the first number.
+
+    An enumerated answer ("1) 12 км; 2) 2 год") answers the problem's questions in order: the last item is
+    the final one, and the item numbers are not read."""
+    items = list(_ITEM.finditer(segment))
+    if len(items) >= 2:
+        number, how = _conclude(segment[items[-1].end() :], lang)
+        if number is not None:
+            shift = items[-1].end()
+            return Number(number.value, number.start + shift, number.end + shift, number.note), f"last_item_{how}"
+    numbers = scan_numbers(segment, lang)
+    if not numbers:
+        return None, "no_number"
+    first = numbers[0]
+    conversions = [m for m in phrases.pattern("conversion").finditer(segment) if m.start() >= first.end]
+    for conversion in reversed(conversions):
+        between = segment[first.end : conversion.start()]
+        if re.search(r"[.!?]\s+[A-ZА-ЯІЇЄҐŁŚŻŹĆŃÓĘĄČŘŠŽÝÁÍÉÚŮĎŤŇ]", between):
+            continue  # a new sentence, not a restatement of this answer
+        closing = segment.find(")", conversion.end()) if "(" in between else -1
+        stop = closing if closing >= 0 else len(segment)
+        after = [n for n in numbers if conversion.end() <= n.start < stop]
+        before = [n for n in numbers if n.end <= conversion.start()]
+        if len(after) != 1:
+            continue  # "(то есть 2 часа 30 минут)": a compound restatement is no single answer
+        if closing >= 0 and len(before) == 1:
+            continue  # "150 минут (то есть 2,5 часа)": the aside restates a single answer
+        return after[0], "conversion"
+    chain_end = first.end
+    index = 0
+    last_equals: Number | None = None
+    while index + 1 < len(numbers):
+        gap = segment[chain_end : numbers[index + 1].start]
+        if _EQUALS.fullmatch(gap):
+            last_equals = numbers[index + 1]
+        elif not _OPERATOR.fullmatch(gap) and not re.fullmatch(r"\s*[()]\s*|\s*\)\s*[+\-−×x·*/:÷]\s*\(?\s*", gap):
+            break
+        index += 1
+        chain_end = numbers[index].end
+    if last_equals is not None:
+        return last_equals, "equation"
+    if index >= 1 and segment[first.end : numbers[1].start].strip() == "/" and index == 1:
+        try:
+            value = Decimal(first.value) / Decimal(numbers[1].value)
+        except (InvalidOperation, ZeroDivisionError):
+            return first, "first_number"
+        if value == value.quantize(Decimal("0.000001")):
+            note = f"{first.value}/{numbers[1].value} read as {canonical(value)}"
+            return Number(canonical(value), first.start, numbers[1].end, note), "fraction"
+    return first, "first_number"
+
+
+def _anchors(text: str) -> list[tuple[int, int, str]]:
+    """(phrase start, value start, kind) of every answer anchor, in order."""
+    found: list[tuple[int, int, str]] = []
+    for match in _HASHES.finditer(text):
+        found.append((match.start(), match.end(), "####"))
+    for match in _BOXED.finditer(text):
+        found.append((match.start(), match.end(), "boxed"))
+    for match in phrases.pattern("answer").finditer(text):
+        start = value_start(text, match.end())
+        if start is not None:
+            found.append((match.start(), start, "answer_phrase"))
+    return sorted(found)
+
+
+def _after_anchor(text: str, lang: str, start: int) -> tuple[Number | None, str]:
+    segment, offset = _segment(text, start)
+    number, how = _conclude(segment, lang)
+    if number is None:
+        return None, how
+    return Number(number.value, number.start + offset, number.end + offset, number.note), how
+
+
+def _correction_after(text: str, lang: str, position: int) -> Number | None:
+    """A correction after the answer that brings a new number ("Ой, я ошибся: правильно будет 48")."""
+    corrections = [m for m in phrases.pattern("correction").finditer(text) if m.start() > position]
+    if not corrections:
         return None
-    # The answer is on the anchor's line, or on the next non-empty line when the anchor stands alone.
-    rest = text[last.end() :].lstrip(" \t\r\n*_:")
-    numbers = find_numbers(rest.split("\n", 1)[0], lang)
-    return numbers[0] if numbers else None
+    tail = text[corrections[-1].end() :]
+    check = phrases.pattern("check").search(tail)
+    numbers = scan_numbers(tail[: check.start()] if check else tail, lang)
+    if not numbers:
+        return None
+    last = numbers[-1]
+    offset = corrections[-1].end()
+    return Number(last.value, last.start + offset, last.end + offset, last.note)
+
+
+def _conclusion_reading(text: str, lang: str) -> tuple[Number | None, str]:
+    """With no answer phrase: a conclusion word in the last sentence that holds numbers ("Итого: 1 500")."""
+    numbers = scan_numbers(text, lang)
+    if not numbers:
+        return None, "no_number"
+    checks = [m.start() for m in phrases.pattern("check").finditer(text)]
+    body_end = len(text)
+    for start in checks:
+        if any(n.start < start for n in numbers) and start > numbers[0].start:
+            body_end = start
+            break
+    last_number = max((n for n in numbers if n.start < body_end), key=lambda n: n.start, default=None)
+    if last_number is None:
+        return None, "no_number"
+    sentence_ends = [m.end() for m in re.finditer(r"[.!?]\s", text[: last_number.start])]
+    sentence_start = max(text.rfind("\n", 0, last_number.start), *sentence_ends, 0)
+    candidates = [m for m in phrases.pattern("conclusion").finditer(text, sentence_start, last_number.start)]
+    if not candidates:
+        return None, "no_anchor"
+    segment_end = text.find("\n", candidates[-1].end())
+    segment = text[candidates[-1].end() : segment_end if segment_end >= 0 else len(text)]
+    number, how = _conclude(segment[: body_end - candidates[-1].end()], lang)
+    if number is None:
+        return None, "no_anchor"
+    offset = candidates[-1].end()
+    rule = "conclusion" if how == "first_number" else f"conclusion_{how}"
+    return Number(number.value, number.start + offset, number.end + offset, number.note), rule
+
+
+def _anchored(text: str, lang: str) -> tuple[Number | None, str, bool]:
+    """(number, rule, decided) of the strict reading of visible text; `decided` is False when nothing in the
+    reply says where its answer is (no anchor, no refusal): the headline reading then takes the last number."""
+    anchors = _anchors(text)
+    if anchors:
+        phrase_start, value_start, kind = anchors[-1]
+        number, how = _after_anchor(text, lang, value_start)
+        correction = _correction_after(text, lang, value_start)
+        if correction is not None and (number is None or correction.start > number.end):
+            return correction, "correction", True
+        if number is None:
+            return None, f"{kind}_without_number", True
+        return number, kind if how == "first_number" else f"{kind}_{how}", True
+    if phrases.pattern("refusal").search(text):
+        return None, "refusal", True  # "В условии не хватает данных…": numbers quoted from the problem are no answer
+    if text.rstrip().endswith("?") and "=" not in text:
+        return None, "question_only", True  # the reply restates the problem (or only asks back)
+    if re.search(r"(?:[=+\-−×·/:÷]|(?<!\*)\*|\\cdot|\\times)\s*$", text):
+        return None, "truncated", True  # the reply stops mid-computation ("50 zł − 19,10 zł =")
+    number, how = _conclusion_reading(text, lang)
+    return number, how, number is not None
+
+
+def read_anchored(reply: str | None, lang: str = "ru") -> Reading:
+    """The strict reading: the answer after the last anchor, read to its conclusion (None without one)."""
+    return read_visible(reply, lambda text: _reading(*_anchored(text, lang)[:2]))
+
+
+def extract_anchored(text: str | None, lang: str = "ru") -> str | None:
+    return read_anchored(text, lang).value
+
+
+def read_final(reply: str | None, lang: str = "ru") -> Reading:
+    """The headline reading: the anchored answer when the reply has an anchor, else its last number."""
+
+    def anchored_or_last(text: str) -> Reading:
+        number, rule, decided = _anchored(text, lang)
+        return _reading(number, rule) if decided else _last_number(text, lang)
+
+    return read_visible(reply, anchored_or_last)
 
 
 def canonical_target(target: str, lang: str = "en") -> str | None:

@@ -8,9 +8,15 @@ Prompt: one user message with 8 solved examples ("Задача / Решение 
 --data samples the examples are our own (`fewshot/<lang>.jsonl`); with --data full they are the first 8
 items of the dataset's train split (annotations removed).
 
-Metrics, as lm-evaluation-harness's gsm8k reports them but with locale-aware number reading
-(evalkit.scoring.numbers): `exact_match_strict` — the number after the last answer anchor (####, Ответ:,
-Odpowiedź:, Відповідь:, Odpověď:, Answer:); `exact_match_flexible` — the last number in the output.
+Metrics (evalkit.scoring.numbers; replies read after any <think> block):
+  `exact_match` (headline) — the reading a grader signs off: the anchored answer when the reply has an
+      answer anchor (####, Ответ:, Ответ —, Odpowiedź:, Відповідь:, Odpověď:, The answer is, \\boxed{}, or a
+      conclusion word such as Итого / Wynik / Отже / Celkem in the last sentence), read to its conclusion
+      ("15 + 27 = 42" is 42); the last number of the reply otherwise;
+  `exact_match_strict` — lm-eval's strict-match: the anchored answer only (0 without an anchor);
+  `exact_match_flexible` — lm-eval's flexible-extract: the last number of the reply;
+  `no_answer` — share of replies where the headline reading found no number.
+Numbers are read locale-aware (decimal comma, space / NBSP thousands, U+2212 minus) in all three.
 
 Data (pinned revisions; `evalkit list` shows them):
   ru  d0rj/gsm8k-ru (default config; test 1,319 / train 7,473; machine translation of openai/gsm8k `main`);
@@ -26,7 +32,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.scoring.numbers import canonical_target, extract_anchored, extract_last
+from evalkit.scoring.numbers import canonical_target, read_anchored, read_final, read_last
+from evalkit.scoring.replies import reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
@@ -49,7 +56,7 @@ def _gsm8kx(code: str) -> DataSource:
 
 class GSM8K(Task):
     name = "gsm8k"
-    version = "1.0"
+    version = "1.1"
     languages = ("ru", "pl", "uk", "cs")
     sources = {
         "ru": (
@@ -69,8 +76,8 @@ class GSM8K(Task):
         ),
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=512)
-    metrics = ("exact_match_strict", "exact_match_flexible")
-    primary_metric = "exact_match_flexible"
+    metrics = ("exact_match", "exact_match_strict", "exact_match_flexible", "no_answer")
+    primary_metric = "exact_match"
     chance_level = 0.0
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
@@ -107,15 +114,26 @@ class GSM8K(Task):
         return (f"\n{_NEXT_PROBLEM[lang]}",)
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        strict = extract_anchored(completion, lang)
-        flexible = extract_last(completion, lang)
+        final = read_final(completion, lang)
+        strict = read_anchored(completion, lang)
+        flexible = read_last(completion, lang)
+        extracted = {**final.fields("answer"), "strict": strict.value, "strict_rule": strict.rule,
+                     "flexible": flexible.value}  # fmt: skip
         return Score(
-            extracted={"strict": strict, "flexible": flexible},
+            extracted=extracted,
             values={
-                "exact_match_strict": float(strict == sample.target),
-                "exact_match_flexible": float(flexible == sample.target),
+                "exact_match": float(final.value == sample.target),
+                "exact_match_strict": float(strict.value == sample.target),
+                "exact_match_flexible": float(flexible.value == sample.target),
+                "no_answer": float(final.value is None),
             },
         )
+
+    def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
+        return Sample(id="audit", fields={}, target=(canonical_target(expected) or expected) if expected else "")
+
+    def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return reading_summary(extracted)
 
 
 def split_solution(answer: str, where: str | Path) -> tuple[str, str | None]:

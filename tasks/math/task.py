@@ -7,12 +7,14 @@ last \\boxed{} of `solution`.
 Prompt: one user message with 4 solved examples (ours, `fewshot/<lang>.jsonl`, for every data source: the
 MATH-500 sets have no train split) and the problem; the model is asked to put its final answer in \\boxed{}.
 
-Scoring (evalkit.scoring.math_answers): the last \\boxed{} of the output (or the line after "Ответ:" etc.),
-Hendrycks string normalisation first, then math-verify in a worker process with a time limit.
+Scoring (evalkit.scoring.math_answers): after any <think> block, the last \\boxed{} of the reply (or the line
+after "Ответ:" etc.), Slavic notation and Hendrycks string normalisation first, then math-verify in a worker
+process with a time limit.
 Metrics: `accuracy` overall, per subject and per level; `no_answer` (nothing could be extracted).
 
 Data: en `HuggingFaceH4/MATH-500` (test, 500); ru `evilfreelancer/MATH-500-Russian` (test.jsonl, 500,
-a translation of MATH-500); no public Polish MATH translation found (a local file runs with --data PATH).
+a translation of MATH-500); no public Polish, Ukrainian or Czech MATH translation found (bundled samples
+and few-shot exemplars are ours; a local file in this schema runs with --data PATH).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.scoring.math_answers import extract_final_answer, is_equivalent, last_boxed
+from evalkit.scoring.math_answers import is_equivalent, last_boxed, read_math_answer
+from evalkit.scoring.replies import reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
@@ -29,8 +32,8 @@ N_SHOTS = 4
 
 class MATH(Task):
     name = "math"
-    version = "1.0"
-    languages = ("ru", "pl", "en")
+    version = "1.1"
+    languages = ("ru", "pl", "uk", "cs", "en")
     sources = {
         "en": (DataSource("math500", "HuggingFaceH4/MATH-500", revision="main", split="test",
                           note="no commit sha could be confirmed offline"),),
@@ -69,12 +72,18 @@ class MATH(Task):
         return [Message("user", self.render(lang, shots=shots, problem=sample.fields["problem"]))]
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        answer = extract_final_answer(completion)
-        correct, decided_by = is_equivalent(answer, sample.target, lang)
+        reading = read_math_answer(completion)
+        correct, decided_by = is_equivalent(reading.value, sample.target, lang)
         return Score(
-            extracted={"answer": answer, "decided_by": decided_by},
-            values={"accuracy": float(correct), "no_answer": float(answer is None)},
+            extracted={**reading.fields("answer"), "decided_by": decided_by},
+            values={"accuracy": float(correct), "no_answer": float(reading.value is None)},
         )
+
+    def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
+        return Sample(id="audit", fields={}, target=expected or "")
+
+    def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return reading_summary(extracted)
 
 
 TASK = MATH

@@ -8,8 +8,9 @@ Prompt (as TIGER-AI-Lab/MMLU-Pro's evaluate_from_api.py, in the item's language)
 category, 5 solved examples of the same category from the validation split (topped up from other categories
 when fewer exist), then the question, ending with the language's "Answer: Let's think step by step."
 
-Metrics: `accuracy` (the letter read by evalkit.scoring.choices equals the gold letter) and `no_answer`
-(share of outputs where no letter could be read); both broken down per category in summary.json.
+Metrics: `accuracy` (the letter read by evalkit.scoring.choices — the reply's last commitment to an option,
+after any <think> block — equals the gold letter) and `no_answer` (share of replies where no letter could be
+read); both broken down per category in summary.json, with the reading rules counted in `extra`.
 
 Data: li-lab/MMLU-ProX configs ru / uk / cs (test 11,759, validation 70 each); no public Polish MMLU-Pro is
 known: a team's own translation in this schema runs with --data PATH.
@@ -20,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.scoring.choices import LETTERS, extract_choice
+from evalkit.scoring.choices import LETTERS, read_choice
+from evalkit.scoring.replies import reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
@@ -51,7 +53,7 @@ def _prox(config: str) -> DataSource:
 
 class MMLUPro(Task):
     name = "mmlu_pro"
-    version = "1.0"
+    version = "1.1"
     languages = ("ru", "pl", "uk", "cs")
     sources = {"ru": (_prox("ru"),), "uk": (_prox("uk"),), "cs": (_prox("cs"),)}
     generation = GenerationConfig(temperature=0.0, max_tokens=1024)
@@ -107,11 +109,18 @@ class MMLUPro(Task):
         return [Message("user", prompt)]
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        letter = extract_choice(completion, len(sample.fields["options"]))
+        reading = read_choice(completion, len(sample.fields["options"]))
         return Score(
-            extracted={"choice": letter},
-            values={"accuracy": float(letter == sample.target), "no_answer": float(letter is None)},
+            extracted=reading.fields("choice"),
+            values={"accuracy": float(reading.value == sample.target), "no_answer": float(reading.value is None)},
         )
+
+    def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
+        n_options = int(row.get("n_options") or 10)
+        return Sample(id="audit", fields={"options": [f"option {i}" for i in range(n_options)]}, target=expected or "")
+
+    def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return reading_summary(extracted)
 
 
 def _lettered(options: Sequence[str]) -> list[tuple[str, str]]:
