@@ -12,12 +12,17 @@ from evalkit.testing.openai_stub import OpenAIStub
 
 TABLE = Path(__file__).parent / "scoring" / "cases" / "audit_replies.jsonl"
 ROWS = [json.loads(line) for line in TABLE.read_text(encoding="utf-8").splitlines() if line.strip()]
-MARKER = re.compile(r"\[\[item-(\d+)\]\]")
+MARKER = re.compile(r"\[\[item-([a-j]+)\]\]")
+
+
+def marker_code(index: int) -> str:
+    """The item's index in letters: a digit in the question would count as one of the problem's numbers."""
+    return "".join("abcdefghij"[int(d)] for d in str(index))
 
 
 def dataset_row(task: str, index: int, row: dict) -> dict:
     """One item in the task's own dataset schema whose question carries a marker the server answers by."""
-    marker = f"[[item-{index}]]"
+    marker = f"[[item-{marker_code(index)}]]"
     expected = row["expected"]
     if task == "gsm8k":
         return {"id": f"i{index}", "question": f"{marker} Сколько?", "answer": f"Решение.\n#### {expected or 0}"}
@@ -33,7 +38,7 @@ def dataset_row(task: str, index: int, row: dict) -> dict:
 def server():
     def reply(messages):
         found = MARKER.findall(messages[-1]["content"])
-        return ROWS[int(found[-1])]["output"]
+        return ROWS[int("".join(str("abcdefghij".index(c)) for c in found[-1]))]["output"]
 
     with OpenAIStub(reply_fn=reply) as stub:
         yield stub

@@ -183,14 +183,15 @@ def _segment(text: str, start: int) -> tuple[str, int]:
 _ITEM = re.compile(r"(?:^|(?<=[;,\n]))\s*\(?\d{1,2}\)\s+")
 
 
-def _conclude(segment: str, lang: str) -> tuple[Number | None, str]:
-    """Read an anchored segment to its conclusion: conversion, equation, fraction, or the first number.
+def _conclude(segment: str, lang: str, given: frozenset[str]) -> tuple[Number | None, str]:
+    """Read an anchored segment to its conclusion: conversion, equation, fraction, or the first number that
+    is not one of the problem's own (`given`: "Ответ: за 2 часа он проедет 120 км" is 120).
 
     An enumerated answer ("1) 12 км; 2) 2 год") answers the problem's questions in order: the last item is
     the final one, and the item numbers are not read."""
     items = list(_ITEM.finditer(segment))
     if len(items) >= 2:
-        number, how = _conclude(segment[items[-1].end() :], lang)
+        number, how = _conclude(segment[items[-1].end() :], lang, given)
         if number is not None:
             shift = items[-1].end()
             return Number(number.value, number.start + shift, number.end + shift, number.note), f"last_item_{how}"
@@ -233,6 +234,10 @@ def _conclude(segment: str, lang: str) -> tuple[Number | None, str]:
         if value == value.quantize(Decimal("0.000001")):
             note = f"{first.value}/{numbers[1].value} read as {canonical(value)}"
             return Number(canonical(value), first.start, numbers[1].end, note), "fraction"
+    if first.value in given:
+        fresh = next((n for n in numbers if n.value not in given), None)
+        if fresh is not None:
+            return fresh, "new_number"
     return first, "first_number"
 
 
@@ -250,9 +255,9 @@ def _anchors(text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
-def _after_anchor(text: str, lang: str, start: int) -> tuple[Number | None, str]:
+def _after_anchor(text: str, lang: str, start: int, given: frozenset[str]) -> tuple[Number | None, str]:
     segment, offset = _segment(text, start)
-    number, how = _conclude(segment, lang)
+    number, how = _conclude(segment, lang, given)
     if number is None:
         return None, how
     return Number(number.value, number.start + offset, number.end + offset, number.note), how
@@ -273,7 +278,12 @@ def _correction_after(text: str, lang: str, position: int) -> Number | None:
     return Number(last.value, last.start + offset, last.end + offset, last.note)
 
 
-def _conclusion_reading(text: str, lang: str) -> tuple[Number | None, str]:
+def _last_sentence_start(text: str, position: int) -> int:
+    sentence_ends = [m.end() for m in re.finditer(r"[.!?]\s", text[:position])]
+    return max(text.rfind("\n", 0, position), *sentence_ends, 0)
+
+
+def _conclusion_reading(text: str, lang: str, given: frozenset[str]) -> tuple[Number | None, str]:
     """With no answer phrase: a conclusion word in the last sentence that holds numbers ("Итого: 1 500")."""
     numbers = scan_numbers(text, lang)
     if not numbers:
@@ -287,14 +297,13 @@ def _conclusion_reading(text: str, lang: str) -> tuple[Number | None, str]:
     last_number = max((n for n in numbers if n.start < body_end), key=lambda n: n.start, default=None)
     if last_number is None:
         return None, "no_number"
-    sentence_ends = [m.end() for m in re.finditer(r"[.!?]\s", text[: last_number.start])]
-    sentence_start = max(text.rfind("\n", 0, last_number.start), *sentence_ends, 0)
+    sentence_start = _last_sentence_start(text, last_number.start)
     candidates = [m for m in phrases.pattern("conclusion").finditer(text, sentence_start, last_number.start)]
     if not candidates:
         return None, "no_anchor"
     segment_end = text.find("\n", candidates[-1].end())
     segment = text[candidates[-1].end() : segment_end if segment_end >= 0 else len(text)]
-    number, how = _conclude(segment[: body_end - candidates[-1].end()], lang)
+    number, how = _conclude(segment[: body_end - candidates[-1].end()], lang, given)
     if number is None:
         return None, "no_anchor"
     offset = candidates[-1].end()
@@ -302,13 +311,13 @@ def _conclusion_reading(text: str, lang: str) -> tuple[Number | None, str]:
     return Number(number.value, number.start + offset, number.end + offset, number.note), rule
 
 
-def _anchored(text: str, lang: str) -> tuple[Number | None, str, bool]:
+def _anchored(text: str, lang: str, given: frozenset[str]) -> tuple[Number | None, str, bool]:
     """(number, rule, decided) of the strict reading of visible text; `decided` is False when nothing in the
     reply says where its answer is (no anchor, no refusal): the headline reading then takes the last number."""
     anchors = _anchors(text)
     if anchors:
         phrase_start, value_start, kind = anchors[-1]
-        number, how = _after_anchor(text, lang, value_start)
+        number, how = _after_anchor(text, lang, value_start, given)
         correction = _correction_after(text, lang, value_start)
         if correction is not None and (number is None or correction.start > number.end):
             return correction, "correction", True
@@ -321,25 +330,39 @@ def _anchored(text: str, lang: str) -> tuple[Number | None, str, bool]:
         return None, "question_only", True  # the reply restates the problem (or only asks back)
     if re.search(r"(?:[=+\-−×·/:÷]|(?<!\*)\*|\\cdot|\\times)\s*$", text):
         return None, "truncated", True  # the reply stops mid-computation ("50 zł − 19,10 zł =")
-    number, how = _conclusion_reading(text, lang)
+    number, how = _conclusion_reading(text, lang, given)
     return number, how, number is not None
 
 
-def read_anchored(reply: str | None, lang: str = "ru") -> Reading:
+def given_numbers(problem: str, lang: str = "ru") -> frozenset[str]:
+    """The numbers a problem states, which a reply repeats around its answer."""
+    return frozenset(find_numbers(problem, lang))
+
+
+def read_anchored(reply: str | None, lang: str = "ru", given: frozenset[str] = frozenset()) -> Reading:
     """The strict reading: the answer after the last anchor, read to its conclusion (None without one)."""
-    return read_visible(reply, lambda text: _reading(*_anchored(text, lang)[:2]))
+    return read_visible(reply, lambda text: _reading(*_anchored(text, lang, given)[:2]))
 
 
 def extract_anchored(text: str | None, lang: str = "ru") -> str | None:
     return read_anchored(text, lang).value
 
 
-def read_final(reply: str | None, lang: str = "ru") -> Reading:
-    """The headline reading: the anchored answer when the reply has an anchor, else its last number."""
+def read_final(reply: str | None, lang: str = "ru", given: frozenset[str] = frozenset()) -> Reading:
+    """The headline reading: the anchored answer when the reply has an anchor, else its last number (in the
+    last sentence, the last that is not one of the problem's own: "осталось 14 марок из 20" is 14)."""
 
     def anchored_or_last(text: str) -> Reading:
-        number, rule, decided = _anchored(text, lang)
-        return _reading(number, rule) if decided else _last_number(text, lang)
+        number, rule, decided = _anchored(text, lang, given)
+        if decided:
+            return _reading(number, rule)
+        numbers = scan_numbers(text, lang)
+        if numbers and numbers[-1].value in given:
+            start = _last_sentence_start(text, numbers[-1].start)
+            fresh = [n for n in numbers if n.start >= start and n.value not in given]
+            if fresh:
+                return _reading(fresh[-1], "last_sentence_new_number")
+        return _last_number(text, lang)
 
     return read_visible(reply, anchored_or_last)
 

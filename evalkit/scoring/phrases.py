@@ -66,8 +66,8 @@ def value_start(text: str, start: int) -> int | None:
     An answer phrase opens a value when a separator (":", "—", "=", a table cell) or a copula ("это",
     "wynosi", "zní", "is") follows within a few words, or a number or formula follows at once.
     """
-    line_end = text.find("\n", start)
-    line = text[start : line_end if line_end >= 0 else len(text)]
+    line_end = text.find("\n", start, start + 300)
+    line = text[start : line_end if line_end >= 0 else start + 300]
     stripped = line.lstrip(" \t*_")
     if not stripped.strip():
         return start  # the phrase ends its line: the value is on the next non-empty line

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.scoring.numbers import canonical_target, extract_anchored, extract_last
+from evalkit.scoring.numbers import canonical_target, extract_anchored, extract_last, given_numbers, read_final
 
 CASES = json.loads((Path(__file__).parent / "cases" / "numbers.json").read_text(encoding="utf-8"))
 
@@ -34,3 +34,19 @@ def test_huge_output_is_read_quickly():
     assert len(text) > 100_000
     assert extract_anchored(text, "ru") == "1234"
     assert extract_last("7 " * 50_000, "ru") == "7"
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected", "rule"),
+    [
+        ("Ответ: за 2 часа он проедет 120 км.", "120", "answer_phrase_new_number"),
+        ("Ответ: 2 часа.", "2", "answer_phrase"),  # an answer may repeat a given number when it is the only one
+        ("Значит, у Пети осталось 14 марок из 20.", "14", "conclusion"),
+        ("Петя отдал 6 марок и оставил себе 14 из 20", "14", "last_sentence_new_number"),
+        ("Петя отдал 6 марок, у него было 20", "20", "last_number"),  # every number given: the last one
+    ],
+)
+def test_numbers_of_the_problem_are_not_taken_for_the_answer(reply, expected, rule):
+    given = given_numbers("Машина едет 2 часа со скоростью 60 км/ч. У Пети было 20 марок, он отдал 6.")
+    reading = read_final(reply, "ru", given)
+    assert (reading.value, reading.rule) == (expected, rule)
