@@ -26,13 +26,17 @@ from evalkit.scoring import phrases
 from evalkit.scoring.replies import Reading, read_visible
 
 LETTERS = "ABCDEFGHIJ"
-HOMOGLYPHS = str.maketrans("АВСЕНКМОРТХІавсенкмортхі", "ABCEHKMOPTXIabcehkmoptxi")
+# Look-alikes of the Latin option letters: Cyrillic (with Ukrainian І and the palochka Ӏ), Greek, fullwidth.
+HOMOGLYPHS = str.maketrans("АВСЕНКМОРТХІӀавсенкмортхіΑΒΕΗΙΚΜΟΡΤΧＡＢＣＤＥＦＧＨＩＪ",
+                           "ABCEHKMOPTXIIabcehkmoptxiABEHIKMOPTXABCDEFGHIJ")  # fmt: skip
+# A capital that may be an option letter once mapped through HOMOGLYPHS (checked after capture).
+_CAPITAL = "A-JА-ЯЁІӀΑ-ΩＡ-Ｊ"
 # Single Cyrillic capitals that are also words (prepositions / conjunctions) in ru / uk.
 _WORD_LETTERS = set("АВСКОІУЯ")
 _WORDS_BEFORE_LETTER = 4
 _TOKEN = re.compile(
-    r"""
-      (?P<box>\\(?:boxed|text|textbf|mathbf|mathrm)\{\s*\(?\s*(?P<inner>[A-Za-zА-ЯІ])\s*\)?\s*\})
+    rf"""
+      (?P<box>\\(?:boxed|text|textbf|mathbf|mathrm)\{{\s*\(?\s*(?P<inner>[A-Za-z{_CAPITAL}])\s*\)?\s*\}})
     | (?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*)
     | (?P<digit>\d+)
     | (?P<newline>\n)
@@ -42,7 +46,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _FINAL_LINE = re.compile(
-    r"^[\s*_#>|]*(?:[(\[]\s*(?P<a>[A-JА-ЯІa-j])\s*[)\]]|(?P<b>[A-JА-ЯІ])(?:[).:]|\*\*|$)|(?P<c>[a-j])\))"
+    rf"^[\s*_#>|]*(?:[(\[]\s*(?P<a>[{_CAPITAL}a-j])\s*[)\]]|(?P<b>[{_CAPITAL}])(?:[).:]|\*\*|$)|(?P<c>[a-j])\))"
     r"(?:[\s*_.:)|]*$|[\s*_]+\S.{0,80}$)"
 )
 
@@ -50,7 +54,7 @@ _FINAL_LINE = re.compile(
 @cache
 def _marked() -> re.Pattern[str]:
     """A letter marked as an option: "(E)", "**E**", "вариант E" (option words from the phrase tables)."""
-    letter = "(?-i:[A-JА-ЯІ])"
+    letter = f"(?-i:[{_CAPITAL}])"
     return re.compile(
         rf"\((?P<p>{letter})\)|\*\*\(?(?P<b>{letter})\)?\*\*|(?:{phrases.pattern('option').pattern})\s+\(?(?P<o>{letter})(?!\w)",
         re.IGNORECASE,
@@ -58,7 +62,7 @@ def _marked() -> re.Pattern[str]:
 
 
 _SEVERAL = re.compile(
-    r"^\s*[)\]*_]*\s*(?:,|/|&|\+|\b(?:и|і|та|й|i|a|oraz|and|or|или|або|lub|albo|nebo)\b)\s*[(\[*_]*\s*[A-JА-ЯІ](?!\w)",
+    rf"^\s*[)\]*_]*\s*(?:,|/|&|\+|\b(?:и|і|та|й|i|a|oraz|and|or|или|або|lub|albo|nebo)\b)\s*[(\[*_]*\s*[{_CAPITAL}](?!\w)",
     re.IGNORECASE,
 )
 
@@ -150,7 +154,7 @@ def _commitments(text: str, n_options: int) -> list[tuple[int, str, str]]:
             letter, position = hit
             if not _ruled_out(text, position + 1):
                 found.append((position, letter, rule))
-    for match in re.finditer(r"\\boxed\{\s*\(?\s*([A-Za-zА-ЯІ])\s*\)?\s*\}", text):
+    for match in re.finditer(rf"\\boxed\{{\s*\(?\s*([A-Za-z{_CAPITAL}])\s*\)?\s*\}}", text):
         letter = _normalise(match.group(1), n_options)
         if letter:
             found.append((match.start(), letter, "boxed"))
@@ -168,7 +172,7 @@ def _commitments(text: str, n_options: int) -> list[tuple[int, str, str]]:
     if lines:
         offset, line = lines[-1]
         # "…называется так: **закон убывающей полезности** — **(H)**": a marked letter ends the reply
-        ending = re.search(r"(?:\*\*\(?|\()(?-i:([A-JА-ЯІ]))(?:\)\*\*|\*\*|\))[\s.!]*$", line)
+        ending = re.search(rf"(?:\*\*\(?|\()(?-i:([{_CAPITAL}]))(?:\)\*\*|\*\*|\))[\s.!]*$", line)
         if ending:
             letter = _normalise(ending.group(1), n_options)
             if letter:
