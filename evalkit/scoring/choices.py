@@ -10,11 +10,14 @@ prepositions and initials. Instead the reader collects every *commitment* to a l
 2. a correction ("Нет, стоп… Правильный вариант — G") or a conclusion word ("Следовательно, вариант C.")
    followed by a letter in the same way;
 3. a boxed letter, `\\boxed{C}`;
-4. a final line that is just a letter, maybe with its option text: "C", "(C)", "**C) 42 kg**".
+4. a reply that ends on a marked letter ("… — **(H)**"), or whose last line is just a letter, maybe with its
+   option text ("C", "(C)", "**C) 42 kg**"), or whose first line is one (the answer given first); a list of
+   options copied from the question is none of these.
 
 A letter that is being ruled out ("вариант A неверен", "A i B odpadají") is not a commitment. Letters are
-read through a look-alike table (Cyrillic А В С Е Н К М О Р Т Х and Ukrainian І to Latin), but a Cyrillic
-look-alike followed by a lower-case word is the preposition it spells ("В этом случае").
+read through a look-alike table (Cyrillic А В С Е Н К М О Р Т Х, Ukrainian І, Greek and fullwidth capitals
+to Latin), but a Cyrillic look-alike followed by a lower-case word is the preposition it spells ("В этом
+случае").
 """
 
 from __future__ import annotations
@@ -125,8 +128,19 @@ def letter_after(
 
 
 # When two rules read the same letter at the same place, the stronger names it.
-_STRENGTH = {"first_line": 0, "final_line": 0, "conclusion": 1, "correction": 2, "choice_phrase": 3,
+_STRENGTH = {"first_line": 0, "final_line": 0, "affirmed": 1, "conclusion": 1, "correction": 2, "choice_phrase": 3,
              "answer_phrase": 4, "boxed": 5}  # fmt: skip
+_NEGATION = re.compile(r"(?<!\w)(?:не|ні|nie|ne|není|not|isn't)(?!\w)", re.IGNORECASE)
+
+
+@cache
+def _affirmed() -> re.Pattern[str]:
+    """A letter declared right: "G — верно", "(C) je správně", "F is correct"."""
+    return re.compile(
+        rf"(?<![\w(])\(?(?P<letter>(?-i:[{_CAPITAL}]))(?!\w)\)?(?P<gap>[^.;!?\n]{{0,40}}?)"
+        rf"(?:{phrases.pattern('affirmation').pattern})",
+        re.IGNORECASE,
+    )
 
 
 def _commitments(text: str, n_options: int) -> list[tuple[int, str, str]]:
@@ -141,6 +155,15 @@ def _commitments(text: str, n_options: int) -> list[tuple[int, str, str]]:
             letter = _normalise(raw, n_options)
             if letter and not _ruled_out(text, marked.end()):
                 found.append((marked.start(), letter, "correction"))
+    for match in _affirmed().finditer(text):
+        raw = match.group("letter")
+        letter = _normalise(raw, n_options)
+        gap = match.group("gap")
+        # the affirmation belongs to this letter: no negation, no ruling out, no other letter in between
+        other = re.search(rf"(?<!\w)(?-i:[{_CAPITAL}])(?!\w)", gap)
+        if letter and not (_NEGATION.search(gap) or phrases.pattern("elimination").search(gap) or other
+                           or _is_word_use(text, match.end("letter"), raw)):  # fmt: skip
+            found.append((match.start("letter"), letter, "affirmed"))
     for rule, name, max_words in (
         ("answer_phrase", "answer", _WORDS_BEFORE_LETTER),
         ("choice_phrase", "choice", _WORDS_BEFORE_LETTER),
@@ -161,7 +184,8 @@ def _commitments(text: str, n_options: int) -> list[tuple[int, str, str]]:
     lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
     for offset, line in {lines[0], lines[-1]} if lines else ():
         bare = _FINAL_LINE.match(line)
-        listed = len(lines) > 1 and offset == lines[-1][0] and _FINAL_LINE.match(lines[-2][1]) is not None
+        listed = (len(lines) > 1 and offset == lines[-1][0] and _FINAL_LINE.match(lines[-2][1]) is not None
+                  or len(re.findall(rf"(?<!\w)[{_CAPITAL}]\)", line)) > 1)  # fmt: skip
         # "C", "(C)", "**C) 42 kg**" alone on the last line, or on the first (answer first); a line under
         # another "X) …" line is the end of a list of options, not an answer
         if bare and not listed:

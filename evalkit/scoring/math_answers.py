@@ -192,6 +192,7 @@ def normalize(answer: str, lang: str = "en") -> str:
     text = text.replace("\n", "").replace("\\!", "").replace("\\\\", "\\")
     text = text.replace("tfrac", "frac").replace("dfrac", "frac")
     text = text.replace("\\left", "").replace("\\right", "")
+    text = re.sub(r"\\(?:displaystyle|textstyle)\s*", "", text)
     text = text.replace("^{\\circ}", "").replace("^\\circ", "").replace("°", "")
     text = text.replace("\\$", "").replace("$", "")
     text = re.sub(r"\\(?:text|mbox|mathrm)\{\s*[^\W\d_. ][^\W\d_. ]*(?:[. ]+[^\W\d_]*)*\.?\s*\}$", "", text).strip()
