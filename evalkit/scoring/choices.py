@@ -23,6 +23,7 @@ to Latin), but a Cyrillic look-alike followed by a lower-case word is the prepos
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 
 from evalkit.scoring import phrases
@@ -64,10 +65,13 @@ def _marked() -> re.Pattern[str]:
     )
 
 
-_SEVERAL = re.compile(
-    rf"^\s*[)\]*_]*\s*(?:,|/|&|\+|\b(?:и|і|та|й|i|a|oraz|and|or|или|або|lub|albo|nebo)\b)\s*[(\[*_]*\s*[{_CAPITAL}](?!\w)",
-    re.IGNORECASE,
-)
+@cache
+def _several() -> re.Pattern[str]:
+    """More letters right after a letter ("A и B", "A, C"): a list, not a choice."""
+    return re.compile(
+        rf"^\s*[)\]*_]*\s*(?:[,/&+]|{phrases.pattern('alternative').pattern})\s*[(\[*_]*\s*[{_CAPITAL}](?!\w)",
+        re.IGNORECASE,
+    )
 
 
 def _normalise(letter: str, n_options: int) -> str | None:
@@ -83,7 +87,7 @@ def _is_word_use(text: str, end: int, letter: str) -> bool:
 def _ruled_out(text: str, end: int) -> bool:
     """The letter is followed, in its clause, by words that rule it out, or by more letters (a list)."""
     clause = re.split(r"(?<=[.!?;])\s|\n", text[end : end + 80], maxsplit=1)[0]
-    return bool(phrases.pattern("elimination").search(clause)) or bool(_SEVERAL.match(text[end : end + 12]))
+    return bool(phrases.pattern("elimination").search(clause)) or bool(_several().match(text[end : end + 12]))
 
 
 def letter_after(
@@ -130,7 +134,6 @@ def letter_after(
 # When two rules read the same letter at the same place, the stronger names it.
 _STRENGTH = {"first_line": 0, "final_line": 0, "affirmed": 1, "conclusion": 1, "correction": 2, "choice_phrase": 3,
              "answer_phrase": 4, "boxed": 5}  # fmt: skip
-_NEGATION = re.compile(r"(?<!\w)(?:не|ні|nie|ne|není|not|isn't)(?!\w)", re.IGNORECASE)
 
 
 @cache
@@ -143,27 +146,34 @@ def _affirmed() -> re.Pattern[str]:
     )
 
 
-def _commitments(text: str, n_options: int) -> list[tuple[int, str, str]]:
-    """Every (position, letter, rule) where the reply commits to a letter, in reading order."""
-    found: list[tuple[int, str, str]] = []
+Commitment = tuple[int, str, str]  # (position of the letter, the letter, the rule that found it)
+
+
+def _after_corrections(text: str, n_options: int) -> Iterator[Commitment]:
+    """ "Хотя подожди, я не учёл трение. С его учётом получается (E)": a correction's paragraph's marked letters."""
     for correction in phrases.pattern("correction").finditer(text):
-        # "Хотя подожди, я не учёл трение. С его учётом получается (E)": the paragraph's last marked letter
         paragraph_end = text.find("\n\n", correction.end())
         paragraph_end = len(text) if paragraph_end < 0 else paragraph_end
         for marked in _marked().finditer(text, correction.end(), paragraph_end):
-            raw = marked.group("p") or marked.group("b") or marked.group("o")
-            letter = _normalise(raw, n_options)
+            letter = _normalise(marked.group("p") or marked.group("b") or marked.group("o"), n_options)
             if letter and not _ruled_out(text, marked.end()):
-                found.append((marked.start(), letter, "correction"))
+                yield marked.start(), letter, "correction"
+
+
+def _affirmations(text: str, n_options: int) -> Iterator[Commitment]:
+    """ "G — верно", "Варіант E правильний": the affirmation must belong to the letter — no negation, no
+    ruling out and no other letter between them."""
     for match in _affirmed().finditer(text):
-        raw = match.group("letter")
+        raw, gap = match.group("letter"), match.group("gap")
         letter = _normalise(raw, n_options)
-        gap = match.group("gap")
-        # the affirmation belongs to this letter: no negation, no ruling out, no other letter in between
         other = re.search(rf"(?<!\w)(?-i:[{_CAPITAL}])(?!\w)", gap)
-        if letter and not (_NEGATION.search(gap) or phrases.pattern("elimination").search(gap) or other
-                           or _is_word_use(text, match.end("letter"), raw)):  # fmt: skip
-            found.append((match.start("letter"), letter, "affirmed"))
+        if letter and not (phrases.pattern("negation").search(gap) or phrases.pattern("elimination").search(gap)
+                           or other or _is_word_use(text, match.end("letter"), raw)):  # fmt: skip
+            yield match.start("letter"), letter, "affirmed"
+
+
+def _after_phrases(text: str, n_options: int) -> Iterator[Commitment]:
+    """An answer, choice, correction or conclusion phrase followed within a few words by a letter."""
     for rule, name, max_words in (
         ("answer_phrase", "answer", _WORDS_BEFORE_LETTER),
         ("choice_phrase", "choice", _WORDS_BEFORE_LETTER),
@@ -172,41 +182,52 @@ def _commitments(text: str, n_options: int) -> list[tuple[int, str, str]]:
     ):
         for match in phrases.pattern(name).finditer(text):
             hit = letter_after(text, match.end(), n_options, max_words)
-            if hit is None:
-                continue
-            letter, position = hit
-            if not _ruled_out(text, position + 1):
-                found.append((position, letter, rule))
+            if hit is not None and not _ruled_out(text, hit[1] + 1):
+                yield hit[1], hit[0], rule
+
+
+def _boxed(text: str, n_options: int) -> Iterator[Commitment]:
     for match in re.finditer(rf"\\boxed\{{\s*\(?\s*([A-Za-z{_CAPITAL}])\s*\)?\s*\}}", text):
         letter = _normalise(match.group(1), n_options)
         if letter:
-            found.append((match.start(), letter, "boxed"))
+            yield match.start(), letter, "boxed"
+
+
+def _on_first_and_last_lines(text: str, n_options: int) -> Iterator[Commitment]:
+    """A letter alone on the last line ("C", "(C)", "**C) 42 kg**") or on the first (the answer given first),
+    a marked letter ending the reply, or an option word + letter ending it ("Вариант C.")."""
     lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
-    for offset, line in {lines[0], lines[-1]} if lines else ():
+    if not lines:
+        return
+    last_offset, last_line = lines[-1]
+    for offset, line in {lines[0], lines[-1]}:
         bare = _FINAL_LINE.match(line)
-        listed = (len(lines) > 1 and offset == lines[-1][0] and _FINAL_LINE.match(lines[-2][1]) is not None
+        # a line under another "X) …" line, or one holding several, lists options: it is no answer
+        listed = (len(lines) > 1 and offset == last_offset and _FINAL_LINE.match(lines[-2][1]) is not None
                   or len(re.findall(rf"(?<!\w)[{_CAPITAL}]\)", line)) > 1)  # fmt: skip
-        # "C", "(C)", "**C) 42 kg**" alone on the last line, or on the first (answer first); a line under
-        # another "X) …" line is the end of a list of options, not an answer
         if bare and not listed:
             raw = bare.group("a") or bare.group("b") or bare.group("c")
             letter = _normalise(raw, n_options)
-            if letter and not _is_word_use(line, bare.end("b") if bare.group("b") else 0, raw or ""):
-                found.append((offset + bare.start(), letter, "final_line" if offset == lines[-1][0] else "first_line"))
-    if lines:
-        offset, line = lines[-1]
-        # "…называется так: **закон убывающей полезности** — **(H)**": a marked letter ends the reply
-        ending = re.search(rf"(?:\*\*\(?|\()(?-i:([{_CAPITAL}]))(?:\)\*\*|\*\*|\))[\s.!]*$", line)
-        if ending:
-            letter = _normalise(ending.group(1), n_options)
-            if letter:
-                found.append((offset + ending.start(1), letter, "final_line"))
-        option = phrases.pattern("option").search(line)
-        if option and len(line) < 120:
-            hit = letter_after(line, option.end(), n_options, 1)
-            # "Вариант C." or "opcja H) 900 mld zł" ends the reply; "Вариант A кажется верным" is a thought
-            if hit and re.match(r"[\s*_»\"]*(?:\)|[\s)\]*_.!:»\"]*$)", line[hit[1] + 1 :]):
-                found.append((offset + hit[1], hit[0], "final_line"))
+            if letter and not _is_word_use(line, bare.end("b") if bare.group("b") else 0, raw):
+                yield offset + bare.start(), letter, "final_line" if offset == last_offset else "first_line"
+    # "…называется так: **закон убывающей полезности** — **(H)**"
+    ending = re.search(rf"(?:\*\*\(?|\()(?-i:([{_CAPITAL}]))(?:\)\*\*|\*\*|\))[\s.!]*$", last_line)
+    if ending and (letter := _normalise(ending.group(1), n_options)):
+        yield last_offset + ending.start(1), letter, "final_line"
+    option = phrases.pattern("option").search(last_line)
+    if option and len(last_line) < 120:
+        hit = letter_after(last_line, option.end(), n_options, 1)
+        # "Вариант C." or "opcja H) 900 mld zł" ends the reply; "Вариант A кажется верным" is a thought
+        if hit and re.match(r"[\s*_»\"]*(?:\)|[\s)\]*_.!:»\"]*$)", last_line[hit[1] + 1 :]):
+            yield last_offset + hit[1], hit[0], "final_line"
+
+
+_FINDERS = (_after_corrections, _affirmations, _after_phrases, _boxed, _on_first_and_last_lines)
+
+
+def _commitments(text: str, n_options: int) -> list[Commitment]:
+    """Every commitment to a letter, in reading order (at one place, the stronger rule last)."""
+    found = [commitment for finder in _FINDERS for commitment in finder(text, n_options)]
     return sorted(found, key=lambda item: (item[0], _STRENGTH[item[2]]))
 
 
