@@ -85,9 +85,31 @@ def _is_word_use(text: str, end: int, letter: str) -> bool:
 
 
 def _ruled_out(text: str, end: int) -> bool:
-    """The letter is followed, in its clause, by words that rule it out, or by more letters (a list)."""
+    """The letter is followed, in its clause and before the next letter, by words that rule it out ("A
+    неверен"; in "(A), а не (B), как ошибочно считают" the error is B's), or by more letters (a list)."""
     clause = re.split(r"(?<=[.!?;])\s|\n", text[end : end + 80], maxsplit=1)[0]
+    next_letter = re.search(rf"(?<!\w)\(?(?-i:[{_CAPITAL}])(?!\w)", clause)
+    clause = clause[: next_letter.start()] if next_letter else clause
     return bool(phrases.pattern("elimination").search(clause)) or bool(_several().match(text[end : end + 12]))
+
+
+def _in_list(text: str, start: int) -> bool:
+    """The letter at `start` closes a list or range of letters: "(A)–(I)", "(B), (D) и (F)"."""
+    before = text[max(0, start - 14) : start]
+    return re.search(rf"[{_CAPITAL}][)\]*]*\s*(?:[,–—/&+-]|{phrases.pattern('alternative').pattern})\s*[(\[*]*$",
+                     before) is not None  # fmt: skip
+
+
+def _check_paragraphs(text: str) -> list[tuple[int, int]]:
+    """Spans of the paragraphs that open with a check ("Проверка: …", "Sprawdzenie: …"): commentary on an
+    answer already given, whose letters are no new answer (unless the paragraph takes the answer back)."""
+    spans = []
+    for paragraph in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]*)*", text):
+        head = paragraph.group().lstrip(" >*_#")
+        opening = phrases.pattern("check").match(head)
+        if opening and not phrases.pattern("correction").search(paragraph.group()):
+            spans.append(paragraph.span())
+    return spans
 
 
 def letter_after(
@@ -212,7 +234,7 @@ def _on_first_and_last_lines(text: str, n_options: int) -> Iterator[Commitment]:
                 yield offset + bare.start(), letter, "final_line" if offset == last_offset else "first_line"
     # "…называется так: **закон убывающей полезности** — **(H)**"
     ending = re.search(rf"(?:\*\*\(?|\()(?-i:([{_CAPITAL}]))(?:\)\*\*|\*\*|\))[\s.!]*$", last_line)
-    if ending and (letter := _normalise(ending.group(1), n_options)):
+    if ending and (letter := _normalise(ending.group(1), n_options)) and not _in_list(last_line, ending.start()):
         yield last_offset + ending.start(1), letter, "final_line"
     option = phrases.pattern("option").search(last_line)
     if option and len(last_line) < 120:
@@ -226,9 +248,14 @@ _FINDERS = (_after_corrections, _affirmations, _after_phrases, _boxed, _on_first
 
 
 def _commitments(text: str, n_options: int) -> list[Commitment]:
-    """Every commitment to a letter, in reading order (at one place, the stronger rule last)."""
-    found = [commitment for finder in _FINDERS for commitment in finder(text, n_options)]
-    return sorted(found, key=lambda item: (item[0], _STRENGTH[item[2]]))
+    """Every commitment to a letter, in reading order (at one place, the stronger rule last); none is taken
+    from a check paragraph that follows an answer."""
+    found = sorted((c for finder in _FINDERS for c in finder(text, n_options)),
+                   key=lambda item: (item[0], _STRENGTH[item[2]]))  # fmt: skip
+    for start, end in _check_paragraphs(text):
+        if any(position < start for position, _, _ in found):
+            found = [c for c in found if not start <= c[0] < end]
+    return found
 
 
 def read_choice(reply: str | None, n_options: int = 10) -> Reading:

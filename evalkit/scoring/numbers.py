@@ -196,6 +196,13 @@ def _conclude(segment: str, lang: str, given: frozenset[str]) -> tuple[Number | 
             shift = items[-1].end()
             return Number(number.value, number.start + shift, number.end + shift, number.note), f"last_item_{how}"
     numbers = scan_numbers(segment, lang)
+    spelled = phrases.number_in_words(segment)
+    # a number in words is the answer when it opens the answer ("czterdzieści dwa jabłka (6 po 7)") or when
+    # no digits follow; "за три місяці заощадив 1 200 грн" is 1200
+    opens = spelled is not None and not re.search(r"[^\W\d_]", segment[: spelled[1]])
+    if spelled is not None and (not numbers or (opens and spelled[1] < numbers[0].start)):
+        value, start, end = spelled  # "Odpowiedź: czterdzieści dwa jabłka (6 skrzynek po 7)": 42
+        return Number(str(value), start, end, f"'{segment[start:end]}' read as {value}"), "number_words"
     if not numbers:
         return None, "no_number"
     first = numbers[0]
@@ -204,14 +211,16 @@ def _conclude(segment: str, lang: str, given: frozenset[str]) -> tuple[Number | 
         between = segment[first.end : conversion.start()]
         if re.search(r"[.!?]\s+[A-ZА-ЯІЇЄҐŁŚŻŹĆŃÓĘĄČŘŠŽÝÁÍÉÚŮĎŤŇ]", between):
             continue  # a new sentence, not a restatement of this answer
-        closing = segment.find(")", conversion.end()) if "(" in between else -1
+        opening = segment.rfind("(", first.end, conversion.start())
+        closing = segment.find(")", conversion.end()) if opening >= 0 else -1
         stop = closing if closing >= 0 else len(segment)
         after = [n for n in numbers if conversion.end() <= n.start < stop]
-        before = [n for n in numbers if n.end <= conversion.start()]
+        # what the restatement restates: the answer before the parenthesis it stands in, if it stands in one
+        before = [n for n in numbers if n.end <= (opening if opening >= 0 else conversion.start())]
         if len(after) != 1:
             continue  # "(то есть 2 часа 30 минут)": a compound restatement is no single answer
-        if closing >= 0 and len(before) == 1:
-            continue  # "150 минут (то есть 2,5 часа)": the aside restates a single answer
+        if len(before) == 1:
+            continue  # "150 минут (то есть 2,5 часа)", "−50 zł, czyli 50 zł debetu": one number needs no restating
         return after[0], "conversion"
     chain_end = first.end
     index = 0

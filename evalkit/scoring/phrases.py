@@ -2,7 +2,8 @@
 where the value an answer phrase opens begins (`value_start`, shared by the number and MATH readers).
 
 Each table lists, per class (`answer`, `choice`, `option`, `conclusion`, `correction`, `copula`, `check`,
-`conversion`, `elimination`, `affirmation`, `negation`, `alternative`, `currency`, `refusal`), the words a model uses in
+`conversion`, `elimination`, `affirmation`, `negation`, `alternative`, `currency`, `refusal`,
+`next_item`), the words a model uses in
 that language. The readers
 match the phrases of every language at once: a model may reason in Polish and end with "The answer is (D)".
 Syntax (phrases/README.md): case-insensitive whole words, a space matches any whitespace, a trailing `*`
@@ -15,22 +16,66 @@ import json
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 PHRASE_DIR = Path(__file__).parent / "phrases"
 LANGUAGES = ("ru", "uk", "pl", "cs", "en")
 CLASSES = ("answer", "choice", "option", "conclusion", "correction", "copula", "check", "conversion",
-           "elimination", "affirmation", "negation", "alternative", "currency", "refusal")  # fmt: skip
+           "elimination", "affirmation", "negation", "alternative", "currency", "refusal", "next_item")  # fmt: skip
+
+
+@cache
+def _load(lang: str) -> dict[str, Any]:
+    path = PHRASE_DIR / f"{lang}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    unknown = set(data) - set(CLASSES) - {"numerals"}
+    if unknown:
+        raise ValueError(f"{path}: unknown phrase class(es) {sorted(unknown)}; known: {', '.join(CLASSES)}, numerals")
+    return data
 
 
 @cache
 def table(lang: str) -> dict[str, list[str]]:
     """One language's phrase table as written (an unknown class is an error naming the file)."""
-    path = PHRASE_DIR / f"{lang}.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    unknown = set(data) - set(CLASSES)
-    if unknown:
-        raise ValueError(f"{path}: unknown phrase class(es) {sorted(unknown)}; known: {', '.join(CLASSES)}")
+    data = _load(lang)
     return {name: [str(p) for p in data.get(name, [])] for name in CLASSES}
+
+
+@cache
+def numerals() -> dict[str, tuple[int, bool]]:
+    """Number words of every language: word -> (value, multiplies what precedes: "тысяч", "set")."""
+    words: dict[str, tuple[int, bool]] = {}
+    for lang in LANGUAGES:
+        for word, value in _load(lang).get("numerals", {}).items():
+            text = str(value)
+            words[word.replace("’", "'").lower()] = (int(text.lstrip("×")), text.startswith("×"))
+    return words
+
+
+def number_in_words(text: str) -> tuple[int, int, int] | None:
+    """The first number written in words in `text` ("czterdzieści dwa", "п'ятнадцять", "dvě stě"):
+    (value, start, end), or None."""
+    words = numerals()
+    run: list[re.Match[str]] = []
+    for token in re.finditer(r"[^\W\d_]+(?:['’ʼ][^\W\d_]+)?", text):
+        if token.group().replace("’", "'").replace("ʼ", "'").lower() in words:
+            if run and text[run[-1].end() : token.start()].strip(" -") != "":
+                break  # another word came between: the number has ended
+            run.append(token)
+        elif run:
+            break
+    if not run:
+        return None
+    total = current = 0
+    for token in run:
+        value, multiplies = words[token.group().replace("’", "'").replace("ʼ", "'").lower()]
+        if multiplies:
+            current = max(current, 1) * value
+            if value >= 1000:
+                total, current = total + current, 0
+        else:
+            current += value
+    return total + current, run[0].start(), run[-1].end()
 
 
 def phrase_pattern(phrase: str) -> str:

@@ -5,8 +5,11 @@ templates open the block in the prompt, so the reply holds only the closing tag.
 before reading (its letters and numbers are drafts, not answers) and its length is recorded. A block that
 never closes means the model ran out of tokens while thinking: nothing is read (`no_answer`).
 
-A reply that is empty, only whitespace, or mostly control / replacement characters (a broken decode) is
-not read either; a very long reply is read from its last `MAX_READ_CHARS` characters, where an answer ends.
+A model that runs on past its answer and invents the next item ("Задача: У Пети 5 яблок…", as few-shot
+prompts invite) is read up to that label (phrases `next_item`) when an answer came before it; an echo of the
+problem at the start, or "Вопрос: …" restated mid-reasoning, is read on. A reply that is empty, only
+whitespace, or mostly control / replacement characters (a broken decode) is not read either; a very long
+reply is read from its last `MAX_READ_CHARS` characters, where an answer ends.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+from evalkit.scoring import phrases
 
 MAX_READ_CHARS = 60_000
 _OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
@@ -46,12 +51,24 @@ def visible_reply(reply: str | None) -> VisibleReply:
     opened = _OPEN.search(text)
     if opened:  # a block opened after the last close (or with none): it never ended
         return VisibleReply("", reasoning_chars=reasoning + len(text) - opened.end(), unread="unterminated_reasoning")
+    text = _before_next_item(text)
     if not text.strip():
         return VisibleReply("", reasoning_chars=reasoning, unread="empty")
     tail = text[-MAX_READ_CHARS:]
     if len(_GARBAGE.findall(tail)) > 0.1 * len(tail):
         return VisibleReply("", reasoning_chars=reasoning, unread="unreadable")
     return VisibleReply(_GARBAGE.sub("", tail), reasoning_chars=reasoning)
+
+
+def _before_next_item(text: str) -> str:
+    """The reply up to an invented next item: a line opening with "Задача:", "Question:"… after an answer."""
+    labels = phrases.pattern("next_item").pattern
+    label_line = rf"^[ \t>*_#]*(?:{labels})[ \t]*\d*[ \t]*[*_]*[:.][ \t]*\S"
+    for match in re.finditer(label_line, text, re.IGNORECASE | re.MULTILINE):
+        before = text[: match.start()]
+        if re.search(r"####|\\boxed", before) or phrases.pattern("answer").search(before):
+            return before  # answered, then ran on into a new item ("Вопрос: на сколько…" mid-reasoning stays)
+    return text
 
 
 @dataclass(frozen=True)

@@ -98,3 +98,13 @@ def test_phrase_syntax(phrase, text, hit):
     import re
 
     assert bool(re.search(phrases.phrase_pattern(phrase), text, re.IGNORECASE)) is hit
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("czterdzieści dwa jabłka", 42), ("п'ятнадцять учнів", 15), ("п’ятнадцять", 15), ("две тысячи триста", 2300),
+     ("dvě stě padesát", 250), ("forty-two", 42), ("tysiąc dwieście", 1200), ("нет чисел", None)],
+)
+def test_numbers_in_words(text, expected):
+    found = phrases.number_in_words(text)
+    assert (found[0] if found else None) == expected
