@@ -164,6 +164,8 @@ def extract_last(text: str | None, lang: str = "ru") -> str | None:
 
 _HASHES = re.compile(r"####\s*(?=[-\u2212$€£₽]?\s?\d)")
 _BOXED = re.compile(r"\\boxed\s*\{")
+
+
 def _segment(text: str, start: int) -> tuple[str, int]:
     """The answer's text: the rest of the line from `start` (or the next non-empty line when it is empty),
     cut where a check, a P.S. or a new paragraph begins."""
@@ -181,49 +183,49 @@ def _segment(text: str, start: int) -> tuple[str, int]:
 
 
 _ITEM = re.compile(r"(?:^|(?<=[;,\n]))\s*\(?\d{1,2}\)\s+")
+_SENTENCE_START = re.compile(r"[.!?]\s+[A-ZА-ЯІЇЄҐŁŚŻŹĆŃÓĘĄČŘŠŽÝÁÍÉÚŮĎŤŇ]")
+Found = tuple[Number, str]  # a number and how the segment was read to it
 
 
-def _conclude(segment: str, lang: str, given: frozenset[str]) -> tuple[Number | None, str]:
-    """Read an anchored segment to its conclusion: conversion, equation, fraction, or the first number that
-    is not one of the problem's own (`given`: "Ответ: за 2 часа он проедет 120 км" is 120).
+def _shifted(number: Number, shift: int) -> Number:
+    return Number(number.value, number.start + shift, number.end + shift, number.note)
 
-    An enumerated answer ("1) 12 км; 2) 2 год") answers the problem's questions in order: the last item is
-    the final one, and the item numbers are not read."""
-    items = list(_ITEM.finditer(segment))
-    if len(items) >= 2:
-        number, how = _conclude(segment[items[-1].end() :], lang, given)
-        if number is not None:
-            shift = items[-1].end()
-            return Number(number.value, number.start + shift, number.end + shift, number.note), f"last_item_{how}"
-    numbers = scan_numbers(segment, lang)
+
+def _in_words(segment: str, numbers: list[Number]) -> Found | None:
+    """A number in words that opens the answer ("czterdzieści dwa jabłka (6 skrzynek po 7)" is 42), or any
+    when no digits follow; "за три місяці заощадив 1 200 грн" is 1200."""
     spelled = phrases.number_in_words(segment)
-    # a number in words is the answer when it opens the answer ("czterdzieści dwa jabłka (6 po 7)") or when
-    # no digits follow; "за три місяці заощадив 1 200 грн" is 1200
-    opens = spelled is not None and not re.search(r"[^\W\d_]", segment[: spelled[1]])
-    if spelled is not None and (not numbers or (opens and spelled[1] < numbers[0].start)):
-        value, start, end = spelled  # "Odpowiedź: czterdzieści dwa jabłka (6 skrzynek po 7)": 42
-        return Number(str(value), start, end, f"'{segment[start:end]}' read as {value}"), "number_words"
-    if not numbers:
-        return None, "no_number"
+    if spelled is None:
+        return None
+    value, start, end = spelled
+    if numbers and (re.search(r"[^\W\d_]", segment[:start]) or start > numbers[0].start):
+        return None
+    return Number(str(value), start, end, f"'{segment[start:end]}' read as {value}"), "number_words"
+
+
+def _restated(segment: str, numbers: list[Number]) -> Found | None:
+    """The last restatement of a compound or fractional answer as one value ("2 год 30 хв, тобто 150
+    хвилин", "3/4 пиццы, то есть 0,75"); a restatement of a single number is an aside ("150 минут (то есть
+    2,5 часа)", "−50 zł, czyli 50 zł debetu")."""
     first = numbers[0]
     conversions = [m for m in phrases.pattern("conversion").finditer(segment) if m.start() >= first.end]
     for conversion in reversed(conversions):
-        between = segment[first.end : conversion.start()]
-        if re.search(r"[.!?]\s+[A-ZА-ЯІЇЄҐŁŚŻŹĆŃÓĘĄČŘŠŽÝÁÍÉÚŮĎŤŇ]", between):
+        if _SENTENCE_START.search(segment[first.end : conversion.start()]):
             continue  # a new sentence, not a restatement of this answer
         opening = segment.rfind("(", first.end, conversion.start())
         closing = segment.find(")", conversion.end()) if opening >= 0 else -1
         stop = closing if closing >= 0 else len(segment)
         after = [n for n in numbers if conversion.end() <= n.start < stop]
-        # what the restatement restates: the answer before the parenthesis it stands in, if it stands in one
+        # what is restated: the answer before the parenthesis the restatement stands in, if it stands in one
         before = [n for n in numbers if n.end <= (opening if opening >= 0 else conversion.start())]
-        if len(after) != 1:
-            continue  # "(то есть 2 часа 30 минут)": a compound restatement is no single answer
-        if len(before) == 1:
-            continue  # "150 минут (то есть 2,5 часа)", "−50 zł, czyli 50 zł debetu": one number needs no restating
-        return after[0], "conversion"
-    chain_end = first.end
-    index = 0
+        if len(after) == 1 and len(before) != 1:
+            return after[0], "conversion"
+    return None
+
+
+def _equation(segment: str, numbers: list[Number]) -> Found | None:
+    """An answer written as a calculation: its result ("15 + 27 = 42"), or the value of a fraction ("3/4")."""
+    chain_end, index = numbers[0].end, 0
     last_equals: Number | None = None
     while index + 1 < len(numbers):
         gap = segment[chain_end : numbers[index + 1].start]
@@ -235,19 +237,41 @@ def _conclude(segment: str, lang: str, given: frozenset[str]) -> tuple[Number | 
         chain_end = numbers[index].end
     if last_equals is not None:
         return last_equals, "equation"
-    if index >= 1 and segment[first.end : numbers[1].start].strip() == "/" and index == 1:
+    first = numbers[0]
+    if index == 1 and segment[first.end : numbers[1].start].strip() == "/":
         try:
             value = Decimal(first.value) / Decimal(numbers[1].value)
         except (InvalidOperation, ZeroDivisionError):
-            return first, "first_number"
+            return None
         if value == value.quantize(Decimal("0.000001")):
             note = f"{first.value}/{numbers[1].value} read as {canonical(value)}"
             return Number(canonical(value), first.start, numbers[1].end, note), "fraction"
-    if first.value in given:
+    return None
+
+
+def _conclude(segment: str, lang: str, given: frozenset[str]) -> tuple[Number | None, str]:
+    """Read an anchored segment to its conclusion: the last item of an enumerated answer ("1) 12 км; 2) 2
+    год" answers the problem's questions in order; the item numbers are not read), a number in words, a
+    restatement, a calculation's result, else the first number that is not one of the problem's own
+    (`given`: "Ответ: за 2 часа он проедет 120 км" is 120)."""
+    items = list(_ITEM.finditer(segment))
+    if len(items) >= 2:
+        number, how = _conclude(segment[items[-1].end() :], lang, given)
+        if number is not None:
+            return _shifted(number, items[-1].end()), f"last_item_{how}"
+    numbers = scan_numbers(segment, lang)
+    found = _in_words(segment, numbers)
+    if found is None and numbers:
+        found = _restated(segment, numbers) or _equation(segment, numbers)
+    if found is not None:
+        return found
+    if not numbers:
+        return None, "no_number"
+    if numbers[0].value in given:
         fresh = next((n for n in numbers if n.value not in given), None)
         if fresh is not None:
             return fresh, "new_number"
-    return first, "first_number"
+    return numbers[0], "first_number"
 
 
 def _anchors(text: str) -> list[tuple[int, int, str]]:
@@ -269,7 +293,7 @@ def _after_anchor(text: str, lang: str, start: int, given: frozenset[str]) -> tu
     number, how = _conclude(segment, lang, given)
     if number is None:
         return None, how
-    return Number(number.value, number.start + offset, number.end + offset, number.note), how
+    return _shifted(number, offset), how
 
 
 def _correction_after(text: str, lang: str, position: int) -> Number | None:
