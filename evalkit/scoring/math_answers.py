@@ -57,8 +57,12 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def _answer_of_line(line: str) -> str | None:
-    """The mathematics of an answer line: its math pieces, else the line without words around it."""
+_PROSE_NUMBER = re.compile(r"[-\u2212]?\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?")
+
+
+def _answer_of_line(line: str, given: frozenset[str] = frozenset()) -> str | None:
+    """The mathematics of an answer line: its math pieces; else a bold number ("ровно **24** делителя"); else,
+    in a sentence, its first number that is not one of the problem's own; else the line without words."""
     line = line.strip().strip("*_").strip()
     check = phrases.pattern("check").search(line)
     if check:
@@ -67,18 +71,27 @@ def _answer_of_line(line: str) -> str | None:
     pieces = [p for p in pieces if p]
     if pieces:
         return ", ".join(pieces) if len(pieces) > 1 else pieces[0]
+    bold = [b for b in re.findall(r"\*\*([^*]+)\*\*", line) if re.search(r"\d", b)]
+    if bold:
+        return bold[-1].strip()
+    words_first = re.match(r"\s*[,;:—–-]?\s*[^\W\d_]{2,}", line)
+    numbers = _PROSE_NUMBER.findall(line)
+    if words_first and numbers:  # "у числа 360 ровно 24 делителя": a sentence, not a formula
+        fresh = [n for n in numbers if n.replace(",", ".").replace("\u2212", "-") not in given]
+        return (fresh or numbers)[0]
     line = re.sub(r"^(?:[:\s—–]|-(?=\s))+", "", line)  # a separator, never the minus of "-0.4"
     line = re.sub(r"(?:\s+[^\W\d_]{2,}\.?)+\s*[.!]?$", "", line)  # trailing words ("12 cm.", "5 книг")
     line = line.rstrip(". ").strip("$ ").strip()
     return line or None
 
 
-def read_math_answer(reply: str | None) -> Reading:
-    """The final answer of a solution with the rule that found it (boxed, answer_phrase, conclusion)."""
-    return read_visible(reply, _final_answer)
+def read_math_answer(reply: str | None, given: frozenset[str] = frozenset()) -> Reading:
+    """The final answer of a solution with the rule that found it (boxed, answer_phrase, conclusion,
+    final_assignment, final_statement); `given` are the problem's own numbers, passed over in prose."""
+    return read_visible(reply, lambda text: _final_answer(text, given))
 
 
-def _final_answer(text: str) -> Reading:
+def _final_answer(text: str, given: frozenset[str]) -> Reading:
     boxed = last_boxed(text)
     if boxed is not None and boxed.strip():
         return Reading(boxed.strip(), "boxed")
@@ -91,7 +104,7 @@ def _final_answer(text: str) -> Reading:
         line = rest.split("\n", 1)[0]
         if not line.strip(" \t*_:—–-"):
             line = rest.lstrip(" \t*_:—–\r\n").split("\n", 1)[0]
-        answer = _answer_of_line(re.sub(r"^\s*(?:\*\*|__)?\s*(?:[:—–]|-(?=\s))?", "", line))
+        answer = _answer_of_line(re.sub(r"^\s*(?:\*\*|__)?\s*(?:[:—–]|-(?=\s))?", "", line), given)
         if answer:
             return Reading(answer, rule)
         if rule == "answer_phrase":
@@ -99,7 +112,26 @@ def _final_answer(text: str) -> Reading:
     assigned = _final_assignment(text)
     if assigned is not None:
         return Reading(assigned, "final_assignment")
+    stated = _final_statement(text)
+    if stated is not None:
+        return Reading(stated, "final_statement")
     return Reading(None, "no_answer")
+
+
+def _final_statement(text: str) -> str | None:
+    """A reply that ends on a sentence stating a value: "Pravděpodobnost … je $\\frac{3}{8}$." — the last
+    formula of the last line, when a copula or "=" leads to it."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    pieces = list(_MATH_PIECE.finditer(lines[-1]))
+    if not pieces or not re.fullmatch(r"[\s.!*_]*", lines[-1][pieces[-1].end() :]):
+        return None  # no formula, or the sentence goes on after it
+    lead = lines[-1][: pieces[-1].start()].rstrip(" *_")
+    words = re.findall(r"[^\W\d_]+|=", lead)
+    if not words or not (words[-1] == "=" or phrases.pattern("copula").fullmatch(words[-1])):
+        return None
+    return next(g for g in pieces[-1].groups() if g is not None).strip() or None
 
 
 def _final_assignment(text: str) -> str | None:

@@ -363,6 +363,9 @@ def _anchored(text: str, lang: str, given: frozenset[str]) -> tuple[Number | Non
         return None, "question_only", True  # the reply restates the problem (or only asks back)
     if re.search(r"(?:[=+\-−×·/:÷]|(?<!\*)\*|\\cdot|\\times)\s*$", text):
         return None, "truncated", True  # the reply stops mid-computation ("50 zł − 19,10 zł =")
+    unfinished = re.search(r"(?:^|[.!?:;\n])([^.!?:;\n]*[^\W\d_])\s*$", text)
+    if unfinished and not re.search(r"\d", unfinished.group(1)):
+        return None, "truncated", True  # stopped mid-sentence, before its number ("Неповреждённых банок")
     number, how = _conclusion_reading(text, lang, given)
     return number, how, number is not None
 

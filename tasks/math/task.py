@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.scoring.math_answers import is_equivalent, last_boxed, read_math_answer
+from evalkit.scoring.numbers import given_numbers
 from evalkit.scoring.replies import reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
@@ -72,7 +73,7 @@ class MATH(Task):
         return [Message("user", self.render(lang, shots=shots, problem=sample.fields["problem"]))]
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        reading = read_math_answer(completion)
+        reading = read_math_answer(completion, given_numbers(str(sample.fields.get("problem", "")), lang))
         correct, decided_by = is_equivalent(reading.value, sample.target, lang)
         return Score(
             extracted={**reading.fields("answer"), "decided_by": decided_by},
