@@ -38,12 +38,12 @@ from evalkit.judging import Judge, JudgeQuery
 from evalkit.records import run_dir, write_json, write_jsonl
 from evalkit.references import DATASET, FlowContext, instruction_id, reference_turns
 from evalkit.runner import PreparedRun, answer_all, flow_summary
+from evalkit.scoring.verdicts import parse_label, read_preference
 from evalkit.stats import estimate_difficulty, length_controlled_win_rate, nan_as_lowest, win_rate
 from evalkit.task import TaskDataError, read_json_list
-from evalkit.types import Completion, MetricValue, RunSummary, finite_number
+from evalkit.types import MetricValue, RunSummary, finite_number
 
 SWITCH_SEED = "123"
-LABELS = {"m": 1.0, "M": 2.0}
 #: Estimate instruction difficulty jointly only with at least this many models judged on the same questions.
 MIN_MODELS_FOR_DIFFICULTY = 4
 
@@ -51,34 +51,6 @@ MIN_MODELS_FOR_DIFFICULTY = 4
 def is_switched(instruction: str) -> bool:
     """Whether the model's output is shown first for this instruction (alpaca_eval's seeded coin)."""
     return random.Random("is_switched_outputs" + instruction + SWITCH_SEED).choices([False, True], k=1)[0]
-
-
-def parse_label(text: str) -> float | None:
-    """1.0 for a reply that is exactly `m`, 2.0 for `M` (surrounding spaces, quotes or a period allowed)."""
-    return LABELS.get(text.strip().strip("\"'`.").strip())
-
-
-def soft_preference(completion: Completion) -> float | None:
-    """2 - P(m) / (P(m) + P(M)) from the first token's top logprobs; None when neither label is among them."""
-    if not completion.top_logprobs:
-        return None
-    first = completion.top_logprobs[0]
-    found = {label: first[label] for label in LABELS if label in first}
-    if not found:
-        return None
-    log_m, log_big_m = found.get("m", -math.inf), found.get("M", -math.inf)
-    top = max(log_m, log_big_m)
-    p_m = math.exp(log_m - top) / (math.exp(log_m - top) + math.exp(log_big_m - top))
-    return 2.0 - p_m
-
-
-def read_preference(completion: Completion) -> tuple[float, bool] | None:
-    """(preference in the presented order, soft?) from a judge completion, or None."""
-    soft = soft_preference(completion)
-    if soft is not None:
-        return soft, True
-    hard = parse_label(completion.text)
-    return (hard, False) if hard is not None else None
 
 
 def judgment_key(row: Mapping[str, Any]) -> tuple[str, str, str, str]:

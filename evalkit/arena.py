@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.backends.base import Backend
-from evalkit.judging import Judge, JudgeQuery, parse_pairwise_verdict
+from evalkit.judging import Judge, JudgeQuery
 from evalkit.modelspec import parse_model_string
 from evalkit.records import run_dir, write_json, write_jsonl
 from evalkit.references import stored_answer_paths
 from evalkit.runner import PreparedRun, answer_all, flow_summary
+from evalkit.scoring.verdicts import parse_pairwise_verdict
 from evalkit.stats import STRONG_WEIGHT, ArenaScore, Battles, arena_v01, arena_v2
 from evalkit.task import TaskDataError, read_jsonl
 from evalkit.types import MetricValue, RunSummary

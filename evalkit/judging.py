@@ -9,7 +9,6 @@ in the history and a short follow-up asks for the label alone. A reply that stil
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -99,26 +98,3 @@ class Judge:
             judgments[index] = Judgment(raw=earlier.raw, verdict=verdict, reasked=True, raw_reask=completion.text,
                                         error=completion.error)  # fmt: skip
         return judgments
-
-
-# -- pairwise verdicts (Arena-Hard) ---------------------------------------------------------------------------
-PAIRWISE_LABELS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
-#: Mirror spellings some judges write, read as the canonical label they mean.
-_MIRRORED = {"B<<A": "A>>B", "B<A": "A>B", "B=A": "A=B", "A<B": "B>A", "A<<B": "B>>A"}
-_PAIRWISE = re.compile(r"\[\[([AB<>=]+)\]\]")
-
-
-def parse_pairwise_verdict(text: str) -> str | None:
-    """The one verdict label in a judge reply, or None.
-
-    As arena-hard-auto's gen_judgment.get_score with its pattern `\\[\\[([AB<>=]+)\\]\\]`: every `[[...]]` made
-    of A, B, <, >, = is collected (case-sensitive, no spaces); none -> None; several different ones -> None
-    (the judge contradicted itself); the same label repeated -> that label. Mirror spellings (`[[A<B]]`,
-    `[[B=A]]`, which its v2.0 score table also reads) map to the canonical five; anything else (`[[AB]]`,
-    `[[A>>>B]]`) is no verdict.
-    """
-    found = {_MIRRORED.get(label, label) for label in _PAIRWISE.findall(text)}
-    if len(found) != 1:
-        return None
-    label = found.pop()
-    return label if label in PAIRWISE_LABELS else None

@@ -15,7 +15,6 @@ An interrupted judging run resumes: turns already in judgments.jsonl are not ask
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from evalkit.judging import Judge, JudgeQuery
 from evalkit.records import run_dir, write_json, write_jsonl
 from evalkit.references import DATASET, FlowContext, answer_rows, reference_turns
 from evalkit.runner import PreparedRun, answer_all, flow_summary
+from evalkit.scoring.verdicts import parse_rating
 from evalkit.stats import MTBenchScores, Rating, mt_bench_scores, nan_as_lowest
 from evalkit.task import TaskDataError, read_jsonl
 from evalkit.types import MetricValue, RunSummary
@@ -39,24 +39,6 @@ NEEDS_REFERENCE = ("math", "reasoning", "coding")
 CATEGORY_TEMPERATURE = {"writing": 0.7, "roleplay": 0.7, "extraction": 0.0, "math": 0.0, "coding": 0.0,
                         "reasoning": 0.0, "stem": 0.1, "humanities": 0.1}  # fmt: skip
 CATEGORIES = tuple(CATEGORY_TEMPERATURE)
-
-_RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
-_RATING_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
-
-
-def parse_rating(text: str) -> float | None:
-    """The grade in a judge reply: the first `[[x]]`, else the first `[x]`; x a plain decimal number.
-
-    As FastChat (llm_judge/common.py, one_score_pattern then one_score_pattern_backup, first match). One
-    deliberate difference: a number outside 1..10 (a `[0]` or `[2024]` caught by the backup pattern, say)
-    is no rating here, so the judge is re-asked instead of the stray number being averaged in.
-    """
-    match = _RATING.search(text) or _RATING_BACKUP.search(text)
-    if match is None:
-        return None
-    value = float(match.group(1))
-    return value if 1.0 <= value <= 10.0 else None
-
 
 def prompt_name(turn: int, with_reference: bool, lang: str) -> str:
     """FastChat's judge prompt names (single-v1, single-math-v1, and their -multi-turn forms) + our language."""

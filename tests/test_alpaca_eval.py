@@ -256,3 +256,13 @@ def test_instruction_difficulty_is_estimated_jointly_from_the_results_store(tmp_
     estimated = np.array([gamma[q] for q in ids])
     assert np.corrcoef(estimated[1:], easiness[1:])[0, 1] > 0.9
     assert joint_difficulty(context, "alpaca_eval", "ru", "another-judge", ids)[0] is None
+
+
+def test_switch_coin_is_seeded_by_the_instruction_and_balanced():
+    # alpaca_eval seeds Python's random with "is_switched_outputs" + instruction + "123": the same instruction
+    # always gets the same order, and over many instructions about half are switched.
+    from evalkit.alpaca_eval import is_switched
+
+    assert is_switched("Как штаты США получили свои названия?") == is_switched("Как штаты США получили свои названия?")
+    share = sum(is_switched(f"instruction {i}") for i in range(2000)) / 2000
+    assert 0.45 < share < 0.55

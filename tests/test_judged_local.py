@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT
-from evalkit.judging import PAIRWISE_LABELS
+from evalkit.scoring.verdicts import PAIRWISE_LABELS
 
 pytestmark = pytest.mark.local_model
 

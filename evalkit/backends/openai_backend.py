@@ -12,34 +12,21 @@ import asyncio
 import email.utils
 import json
 import os
-import random
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import openai
 
 from evalkit.backends.base import BackendError, ResultCallback, check_roles
+from evalkit.backends.retry import RetryPolicy
 from evalkit.types import Completion, Request, Usage
 
 OPENAI_URL = "https://api.openai.com/v1"
 OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _FATAL_STATUS = {401: "API key rejected", 403: "access denied", 404: "model or endpoint not found"}
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_retries: int = 6
-    base_delay_s: float = 0.5
-    max_delay_s: float = 30.0
-    max_retry_after_s: float = 120.0
-
-    def backoff(self, attempt: int) -> float:
-        """Full-jitter exponential backoff: uniform(0, min(max, base * 2**attempt))."""
-        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

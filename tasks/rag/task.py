@@ -33,13 +33,13 @@ same schema (no public Polish set found).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.judging import JudgeQuery, Judgment
 from evalkit.scoring.doc_ids import index_difference, parse_doc_ids
 from evalkit.scoring.rouge import rouge_l
+from evalkit.scoring.verdicts import parse_correctness
 from evalkit.task import DataSource, FollowUp, Task, TaskDataError, TaskOption
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
@@ -52,17 +52,10 @@ GROUNDED_SYSTEM_PROMPT = (
 IN_DOMAIN, OUT_OF_DOMAIN = "in_domain", "out_of_domain"
 #: The dataset's `type` labels, mapped to our two domain splits.
 DOMAIN_LABELS = {"good": IN_DOMAIN, "in_domain": IN_DOMAIN, "ood": OUT_OF_DOMAIN, "out_of_domain": OUT_OF_DOMAIN}
-_VERDICT = re.compile(r"\[\[\s*(CORRECT|INCORRECT)\s*\]\]")
 _REASK = {
     "ru": "Ответьте только вердиктом: [[CORRECT]] или [[INCORRECT]].",
     "pl": "Odpowiedz tylko werdyktem: [[CORRECT]] albo [[INCORRECT]].",
 }
-
-
-def parse_verdict(text: str) -> bool | None:
-    """True for [[CORRECT]], False for [[INCORRECT]]; None when there is no label or the labels disagree."""
-    labels = set(_VERDICT.findall(text))
-    return labels.pop() == "CORRECT" if len(labels) == 1 else None
 
 
 def _documents(content: Any, where: str) -> list[dict[str, Any]]:
@@ -167,7 +160,7 @@ class GroundedRAG(Task):
         return JudgeQuery(messages=(Message("user", prompt),), reask=_REASK[lang])
 
     def parse_verdict(self, text: str) -> bool | None:
-        return parse_verdict(text)
+        return parse_correctness(text)
 
     def apply_judgment(self, sample: Sample, score: Score, judgment: Judgment[Any]) -> Score:
         values = dict(score.values)
