@@ -1,5 +1,7 @@
-"""AlpacaEval runs: answers -> pairwise preferences against reference answers -> (length-controlled) win-rates.
+"""AlpacaEval's numbers: pairwise preferences against reference answers -> (length-controlled) win-rates, and
+`evalkit alpaca-eval score` over alpaca_eval's own annotations.
 
+The run itself is the one judged flow (evalkit.judged) with the plugin judges/alpaca_eval/task.py.
 Layout under results/<model>/alpaca_eval/<lang>/:
   answers.jsonl     one line per instruction: question_id, instruction, output, generator (alpaca_eval's
                     model_outputs fields, so the file can be fed to alpaca_eval as is), usage, error
@@ -23,25 +25,18 @@ from __future__ import annotations
 import csv
 import math
 import random
-import sys
-import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evalkit.arena import append_jsonl, read_judgments
-from evalkit.backends.base import Backend
-from evalkit.judging import Judge, JudgeQuery
-from evalkit.records import run_dir, write_json, write_jsonl
-from evalkit.references import DATASET, FlowContext, instruction_id, reference_turns
-from evalkit.runner import PreparedRun, answer_all, flow_summary
-from evalkit.scoring.verdicts import parse_label, read_preference
+from evalkit.judged import JudgedRun, Outcome, read_judgments
+from evalkit.references import DATASET, instruction_id
+from evalkit.runner import PreparedRun
 from evalkit.stats import estimate_difficulty, length_controlled_win_rate, nan_as_lowest, win_rate
 from evalkit.task import TaskDataError, read_json_list
-from evalkit.types import MetricValue, RunSummary, finite_number
+from evalkit.types import Completion, MetricValue, finite_number
 
 SWITCH_SEED = "123"
 #: Estimate instruction difficulty jointly only with at least this many models judged on the same questions.
@@ -53,115 +48,42 @@ def is_switched(instruction: str) -> bool:
     return random.Random("is_switched_outputs" + instruction + SWITCH_SEED).choices([False, True], k=1)[0]
 
 
-def judgment_key(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    return (str(row["question_id"]), str(row["model"]), str(row["reference"]), str(row["judge"]))
-
-
-def run_alpaca_eval(prepared: PreparedRun, backend: Backend, judge: Judge | None,
-                    context: FlowContext) -> RunSummary | None:  # fmt: skip
-    """Answer every instruction, then (with a judge) compare with each reference and write summary.json."""
-    task, lang = prepared.task, prepared.lang
-    started_at, clock = datetime.now(timezone.utc), time.monotonic()
-    steps = answer_all(prepared, backend)
-    completions = [s[-1] for s in steps]
-    out = run_dir(context.output_root, context.model_slug, task.name, lang)
-    write_jsonl(out / "answers.jsonl", (
-        {"question_id": s.id, "instruction": s.fields["instruction"], "output": c.text, "generator": context.model,
-         "dataset": s.metadata.get("dataset"), "usage": c.usage.to_dict(), "error": c.error}
-        for s, c in zip(prepared.samples, completions, strict=True)
-    ))  # fmt: skip
-    if judge is None:
-        print(f"{task.name}/{lang}: {len(completions)} answers written (no --judge: not judged)")
-        return None
-
-    references = context.references or (DATASET,)
-    log_path = out / "judgments.jsonl"
-    done = {judgment_key(r) for r in read_judgments(log_path)}
-    pending: list[dict[str, Any]] = []
-    queries: list[JudgeQuery] = []
-    reference_outputs: dict[str, dict[str, str]] = {}
-    sources: dict[str, str] = {}
-    for reference in references:
-        answers, source = reference_turns(prepared, reference, context,
-                                          lambda s: [s.fields["output"]] if s.fields.get("output") else None)
-        name = dataset_generator(prepared) if reference == DATASET else reference
-        if name in reference_outputs:
-            raise TaskDataError(f"{task.name}/{lang}: the reference {name!r} is given twice (--reference dataset "
-                                "names the data's own generator)")  # fmt: skip
-        if name == context.model:
-            print(f"{task.name}/{lang}: {context.model} is the reference {reference}: its win-rate is 50 by definition")
-            continue
-        reference_outputs[name] = {qid: turns[0] for qid, turns in answers.items()}
-        sources[name] = source
-        for sample, completion in zip(prepared.samples, completions, strict=True):
-            ref = reference_outputs[name].get(sample.id)
-            if not completion.ok or ref is None:
-                continue
-            instruction = sample.fields["instruction"]
-            switched = is_switched(instruction)
-            row = {"question_id": sample.id, "model": context.model, "reference": name, "judge": judge.model,
-                   "switched": switched, "model_length": len(completion.text), "reference_length": len(ref)}
-            if judgment_key(row) in done:
-                continue
-            first, second = (completion.text, ref) if switched else (ref, completion.text)
-            pending.append(row)
-            queries.append(JudgeQuery(task.judge_messages(instruction, first, second, lang), task.reask(lang)))
-    config = judge.config.merged({"max_tokens": task.judge_max_tokens, "top_logprobs": 5})
-    judgments = judge.run(queries, parse_label, description=f"{task.name}/{lang} judge", read=read_preference,
-                          config=config)  # fmt: skip
-    rows = []
-    for row, j in zip(pending, judgments, strict=True):
-        if j.error is not None:
-            continue
-        presented, soft = j.verdict if j.verdict is not None else (None, False)
-        preference = None if presented is None else (3.0 - presented if row["switched"] else presented)
-        rows.append({**row, "raw": j.raw, "verdict": presented, "preference": preference, "soft": soft,
-                     "reasked": j.reasked, "raw_reask": j.raw_reask})  # fmt: skip
-    append_jsonl(log_path, rows)
-    failed = sum(j.error is not None for j in judgments)
-
-    outputs = {s.id: c.text for s, c in zip(prepared.samples, completions, strict=True) if c.ok}
-    recorded = [r for r in read_judgments(log_path) if r["judge"] == judge.model and r["model"] == context.model
-                and str(r["question_id"]) in outputs]  # fmt: skip
-    difficulty, gamma_models = joint_difficulty(context, task.name, lang, judge.model, list(outputs))
+def per_reference_outcome(run: JudgedRun, records: Sequence[Mapping[str, Any]],
+                          answers: Mapping[str, Sequence[Completion]]) -> Outcome:  # fmt: skip
+    """Win-rate and LC win-rate against every reference (the first one's are the summary's metrics)."""
+    outputs = {qid: a[-1].text for qid, a in answers.items() if a[-1].ok}
+    answered = [r for r in records if str(r["question_id"]) in outputs]
+    difficulty, gamma_models = joint_difficulty(run.output_root, run.prepared.task.name, run.lang, run.judge.model,
+                                                list(outputs))  # fmt: skip
     per_reference: dict[str, dict[str, Any]] = {}
-    for name, ref_outputs in reference_outputs.items():
-        rows_for = {str(r["question_id"]): r for r in recorded if r["reference"] == name}
-        ids = [qid for qid in outputs if qid in ref_outputs and qid in rows_for]
+    for name, reference in run.references.items():
+        if name == run.model:
+            continue
+        rows_for = {str(r["question_id"]): r for r in answered if r["reference"] == name}
+        ids = [qid for qid in outputs if qid in reference.answers and qid in rows_for]
         if not ids:
             continue
-        prefs = [_preference(rows_for[qid]) for qid in ids]
         numbers = reference_numbers(
-            prefs, [len(outputs[q]) for q in ids], [len(ref_outputs[q]) for q in ids],
+            [_preference(rows_for[qid]) for qid in ids], [len(outputs[q]) for q in ids],
+            [len(reference.answers[q][0]) for q in ids],
             [difficulty[q] for q in ids] if difficulty is not None else None,
         )  # fmt: skip
         per_reference[name] = {k: finite_number(v) if isinstance(v, float) else v for k, v in numbers.items()}
-        per_reference[name]["answers"] = sources[name]
+        per_reference[name]["answers"] = reference.source
     primary = next(iter(per_reference.values()), None)
     metrics: dict[str, MetricValue] = {}
     if primary is not None and primary["n_total"] > 0:
         metrics["lc_win_rate"] = MetricValue(primary["lc_win_rate"], primary["lc_standard_error"])
         metrics["win_rate"] = MetricValue(primary["win_rate"], primary["standard_error"])
-    elif reference_outputs:
-        print(f"{task.name}/{lang}: warning: no preference of {context.model} could be read; no win-rate "
-              f"(see {log_path})", file=sys.stderr)  # fmt: skip
-    if outputs:
+    if outputs and metrics:
         metrics["avg_symbols"] = MetricValue(sum(map(len, outputs.values())) / len(outputs), None)
-    summary = flow_summary(
-        prepared, backend, context.model, metrics=metrics, n=len({r["question_id"] for r in recorded}),
-        n_errors=sum(not c.ok for c in completions) + failed, completions=completions, started_at=started_at,
-        clock=clock, extra={
-            "judge": judge.model, "judge_backend": judge.identity, "reference": next(iter(per_reference), None),
-            "references": list(per_reference), "per_reference": per_reference,
-            "gamma": "joint" if difficulty is not None else "none", "gamma_models": gamma_models,
-            "judgments": len(recorded), "unparsed": sum(r["preference"] is None for r in recorded),
-            "soft": sum(bool(r.get("soft")) for r in recorded),
-            "reasked": sum(bool(r.get("reasked")) for r in recorded),
-            "judge_failures": failed, "length_unit": "characters", "task_options": dict(task.option_values),
-        },
-    )  # fmt: skip
-    write_json(out / "summary.json", summary.to_dict())
-    return summary
+    return Outcome(metrics, {
+        "reference": next(iter(per_reference), None), "per_reference": per_reference,
+        "gamma": "joint" if difficulty is not None else "none", "gamma_models": gamma_models,
+        "judgments": len(answered), "unparsed": sum(r["preference"] is None for r in answered),
+        "soft": sum(bool(r.get("soft")) for r in answered), "reasked": sum(bool(r.get("reasked")) for r in answered),
+        "length_unit": "characters",
+    })  # fmt: skip
 
 
 def dataset_generator(prepared: PreparedRun) -> str:
@@ -192,7 +114,7 @@ def reference_numbers(preferences: Sequence[float], model_lengths: Sequence[int]
             "glm_weights": lc.weights, "glm_c": lc.c}  # fmt: skip
 
 
-def joint_difficulty(context: FlowContext, task: str, lang: str, judge_model: str,
+def joint_difficulty(output_root: Path, task: str, lang: str, judge_model: str,
                      ids: Sequence[str]) -> tuple[dict[str, float] | None, int]:  # fmt: skip
     """γ per instruction, fitted jointly on every model's judgments in the results store, when enough exist.
 
@@ -201,7 +123,7 @@ def joint_difficulty(context: FlowContext, task: str, lang: str, judge_model: st
     minimal formula without γ is used and the summary says so).
     """
     by_model: dict[str, dict[str, tuple[float, int, int]]] = {}
-    for path in sorted(context.output_root.glob(f"*/{task}/{lang}/judgments.jsonl")):
+    for path in sorted(output_root.glob(f"*/{task}/{lang}/judgments.jsonl")):
         for row in read_judgments(path):
             if row.get("judge") != judge_model or row.get("preference") is None or "reference_length" not in row:
                 continue
@@ -322,4 +244,4 @@ def format_table(table: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["instruction_id", "run_alpaca_eval", "score_annotations"]
+__all__ = ["instruction_id", "per_reference_outcome", "score_annotations"]

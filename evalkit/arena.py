@@ -1,53 +1,33 @@
-"""Arena-Hard runs: answers -> pairwise judgments (both orders) -> win-rate vs a baseline with a bootstrap CI.
+"""Arena-Hard's numbers: pairwise verdicts (both orders) -> win-rate vs a baseline with a bootstrap CI, answer
+lengths in tokens, and `evalkit arena-hard score` over arena-hard-auto's own files (or ours).
 
-Layout under results/<model>/arena_hard/<lang>/:
-  answers.jsonl     one line per question: question_id, model, answer, token counts (the runner's answers)
+The run itself is the one judged flow (evalkit.judged) with the plugin judges/arena_hard/task.py; its files
+under results/<model>/arena_hard/<lang>/:
+  answers.jsonl     one line per question: question_id, model, answer, token counts
   judgments.jsonl   append-only, one line per game: question_id, game, model_a, model_b, model, baseline,
                     judge, raw judge text, verdict (None when unparsed after one re-ask), re-ask text
   summary.json      score (percent), CI, average tokens, baseline, judge, method, counts
-
-An interrupted judging run resumes: games already in judgments.jsonl are not asked again, and every judge
-reply is also in the response cache. The statistics are `evalkit.stats.arena_v01` / `arena_v2`.
+The statistics are `evalkit.stats.arena_v01` / `arena_v2`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import sys
 import tempfile
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from evalkit.backends.base import Backend
-from evalkit.judging import Judge, JudgeQuery
-from evalkit.modelspec import parse_model_string
-from evalkit.records import run_dir, write_json, write_jsonl
-from evalkit.references import stored_answer_paths
-from evalkit.runner import PreparedRun, answer_all, flow_summary
 from evalkit.scoring.verdicts import parse_pairwise_verdict
 from evalkit.stats import STRONG_WEIGHT, ArenaScore, Battles, arena_v01, arena_v2
 from evalkit.task import TaskDataError, read_jsonl
-from evalkit.types import MetricValue, RunSummary
+from evalkit.types import Completion
 
 METHODS = ("v0.1", "v2")
 #: Verdict (game's A vs B) -> (outcome for A, weight): A>>B counts STRONG_WEIGHT times, as arena-hard-auto.
 VERDICT_OUTCOMES = {"A>>B": (1.0, STRONG_WEIGHT), "A>B": (1.0, 1), "A=B": (0.5, 1), "B>A": (0.0, 1),
                     "B>>A": (0.0, STRONG_WEIGHT)}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ArenaSettings:
-    baseline: str
-    baseline_answers: Path | None = None
-    method: str = "v0.1"
-    rounds: int = 100
-    seed: int = 0
 
 
 # -- answers ---------------------------------------------------------------------------------------------------
@@ -74,33 +54,6 @@ def answer_tokens(row: Mapping[str, Any]) -> int | None:
     return None
 
 
-def read_answers(path: Path) -> dict[str, dict[str, Any]]:
-    """question_id -> row, from our answers.jsonl or an arena-hard-auto model_answer file (errors name the line)."""
-    answers = {}
-    for row in read_jsonl(path):
-        qid = row.get("question_id", row.get("uid"))
-        if qid is None or answer_text(row) is None:
-            raise TaskDataError(f"{path}:{row['_line']}: needs 'question_id' and an answer ('answer' or choices)")
-        answers[str(qid)] = row
-    return answers
-
-
-def find_baseline_answers(arena: Any, lang: str, data: str, settings: ArenaSettings, output_root: Path) -> Path:
-    """Where the baseline's answers are: --baseline-answers, a previous evalkit run, or the bundled ones."""
-    if settings.baseline_answers is not None:
-        return settings.baseline_answers
-    slug = parse_model_string(settings.baseline).slug
-    candidates = stored_answer_paths(arena, "baselines", lang, slug, data, output_root)
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise TaskDataError(
-        f"{arena.name}/{lang}: no answers of the baseline {settings.baseline!r} (looked in "
-        f"{', '.join(map(str, candidates))}); generate them with `evalkit run --model {settings.baseline} --tasks "
-        f"{arena.name} --langs {lang}` (no --judge needed) or pass --baseline-answers FILE"
-    )
-
-
 # -- token counting --------------------------------------------------------------------------------------------
 def _tiktoken_encoder() -> Any | None:
     """cl100k_base when tiktoken and its encoding file are already cached on this machine (never downloads)."""
@@ -119,31 +72,18 @@ def _tiktoken_encoder() -> Any | None:
         return None
 
 
+def answer_tokens_of(answer: Completion) -> tuple[int, str]:
+    """One answer's length in tokens and the counter that measured it (see `count_tokens`)."""
+    counts, counter = count_tokens([answer.text], [answer.usage.completion_tokens])
+    return counts[0], counter
+
+
 def count_tokens(texts: Sequence[str], backend_counts: Sequence[int]) -> tuple[list[int], str]:
     """Answer lengths in tokens and which counter produced them (tiktoken cl100k_base, else the backend's)."""
     encoder = _tiktoken_encoder()
     if encoder is not None:
         return [len(encoder.encode(t, disallowed_special=())) for t in texts], "tiktoken:cl100k_base"
     return list(backend_counts), "backend"
-
-
-# -- judgments -------------------------------------------------------------------------------------------------
-def game_key(row: Mapping[str, Any]) -> tuple[str, int, str, str, str]:
-    return (str(row["question_id"]), int(row["game"]), row["model_a"], row["model_b"], row["judge"])
-
-
-def read_judgments(path: Path) -> list[dict[str, Any]]:
-    return [row for row in read_jsonl(path)] if path.is_file() else []
-
-
-def append_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Append rows and fsync, so judgments survive an interrupted run."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def battle_rows(judgments: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, float, int]]:
@@ -185,86 +125,6 @@ def score_models(judgments: Sequence[Mapping[str, Any]], baseline: str, method: 
     if method == "v2":
         return arena_v2(question_scores(judgments, baseline), rounds, seed)
     raise ValueError(f"unknown arena method {method!r}; choose one of {', '.join(METHODS)}")
-
-
-# -- one model, one language -------------------------------------------------------------------------------
-def run_arena(prepared: PreparedRun, backend: Backend, judge: Judge | None, model: str, model_slug: str,
-              output_root: Path, data: str, settings: ArenaSettings) -> RunSummary | None:  # fmt: skip
-    """Answer every question, then (with a judge) judge both games against the baseline and write summary.json."""
-    arena, lang = prepared.task, prepared.lang
-    started_at, clock = datetime.now(timezone.utc), time.monotonic()
-    completions = [s[-1] for s in answer_all(prepared, backend)]
-    texts = [c.text for c in completions]
-    backend_tokens = [c.usage.completion_tokens for c in completions]
-    tokens, counter = count_tokens(texts, backend_tokens)
-    out = run_dir(output_root, model_slug, arena.name, lang)
-    write_jsonl(out / "answers.jsonl", (
-        {"question_id": s.id, "model": model, "answer": c.text, "token_len": n, "token_counter": counter,
-         "finish_reason": c.finish_reason, "usage": c.usage.to_dict(), "error": c.error}
-        for s, c, n in zip(prepared.samples, completions, tokens, strict=True)
-    ))  # fmt: skip
-    if judge is None:
-        print(f"{arena.name}/{lang}: {len(texts)} answers written (no --judge: not judged)")
-        return None
-    if model == settings.baseline:
-        print(f"{arena.name}/{lang}: {model} is the baseline; answers written, nothing to judge")
-        return None
-
-    baseline_path = find_baseline_answers(arena, lang, data, settings, output_root)
-    baseline_answers = read_answers(baseline_path)
-    log_path = out / "judgments.jsonl"
-    done = {game_key(r) for r in read_judgments(log_path)}
-    pending: list[dict[str, Any]] = []
-    queries: list[JudgeQuery] = []
-    missing_baseline = 0
-    for sample, completion in zip(prepared.samples, completions, strict=True):
-        if not completion.ok:
-            continue
-        base = baseline_answers.get(sample.id)
-        if base is None:
-            missing_baseline += 1
-            continue
-        base_text = answer_text(base) or ""
-        for game, (a, b, text_a, text_b) in enumerate(
-            ((settings.baseline, model, base_text, completion.text), (model, settings.baseline, completion.text,
-                                                                      base_text)), start=1):  # fmt: skip
-            row = {"question_id": sample.id, "game": game, "model_a": a, "model_b": b, "model": model,
-                   "baseline": settings.baseline, "judge": judge.model}  # fmt: skip
-            if game_key(row) in done:
-                continue
-            pending.append(row)
-            queries.append(JudgeQuery(arena.judge_messages(sample, text_a, text_b, lang), arena.reask(lang)))
-    judgments = judge.run(queries, parse_pairwise_verdict, description=f"{arena.name}/{lang} judge")
-    append_jsonl(log_path, (
-        {**row, **j.to_dict()} for row, j in zip(pending, judgments, strict=True) if j.error is None
-    ))  # fmt: skip
-    failed = sum(j.error is not None for j in judgments)
-
-    ids = {s.id for s in prepared.samples}
-    recorded = [r for r in read_judgments(log_path) if r["judge"] == judge.model and r["baseline"] == settings.baseline
-                and r["model"] == model and str(r["question_id"]) in ids]  # fmt: skip
-    scores = score_models(recorded, settings.baseline, settings.method, settings.rounds, settings.seed)
-    result = scores[0] if scores else None
-    if result is None:  # every verdict unparsed: reported as not scored, never as 0
-        print(f"{arena.name}/{lang}: warning: no judgment of {model} has a verdict; no score (see {log_path})",
-              file=sys.stderr)  # fmt: skip
-    answered = [n for n, c in zip(tokens, completions, strict=True) if c.ok]
-    summary = flow_summary(
-        prepared, backend, model, metrics={"score": MetricValue(result.score, None)} if result else {},
-        n=len({r["question_id"] for r in recorded}), n_errors=sum(not c.ok for c in completions) + failed,
-        completions=completions, started_at=started_at, clock=clock, extra={
-            "method": settings.method, "ci": [result.lower, result.upper] if result else None,
-            "ci_level": 0.95 if settings.method == "v0.1" else 0.90,
-            "avg_tokens": sum(answered) / len(answered) if answered else None, "token_counter": counter,
-            "baseline": settings.baseline, "baseline_answers": str(baseline_path), "judge": judge.model,
-            "judge_backend": judge.identity, "rounds": settings.rounds, "seed": settings.seed,
-            "games": len(recorded), "unparsed": sum(r["verdict"] is None for r in recorded),
-            "reasked": sum(bool(r.get("reasked")) for r in recorded), "judge_failures": failed,
-            "missing_baseline_answers": missing_baseline, "task_options": dict(arena.option_values),
-        },
-    )  # fmt: skip
-    write_json(out / "summary.json", summary.to_dict())
-    return summary
 
 
 # -- interop: score arena-hard-auto's own files (or ours) -------------------------------------------------

@@ -12,30 +12,27 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
 from evalkit.alpaca_eval import format_table as alpaca_format
-from evalkit.alpaca_eval import run_alpaca_eval, score_annotations
-from evalkit.arena import METHODS, ArenaSettings, format_table, leaderboard_from_files, run_arena
-from evalkit.backends import BackendError, BackendOptions, build_backend
-from evalkit.backends.wrappers import CachedBackend, ProgressBackend
-from evalkit.cache import ResponseCache
+from evalkit.alpaca_eval import score_annotations
+from evalkit.arena import METHODS, format_table, leaderboard_from_files
+from evalkit.backends import BackendError, BackendOptions
 from evalkit.chat_templates import SHIPPED, load_chat_template
-from evalkit.judging import Judge
 from evalkit.modelspec import ModelSpecError, parse_model_string
 from evalkit.mt_bench import format_table as mt_bench_format
-from evalkit.mt_bench import run_mt_bench
 from evalkit.mt_bench import table_from_files as mt_bench_table
 from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
-from evalkit.references import DATASET, FlowContext
-from evalkit.runner import RunSettings, execute_run, prepare_run
+from evalkit.references import DATASET
+from evalkit.runner import RunSettings, prepare_run
+from evalkit.session import JudgeSettings, Session, run_all
 from evalkit.task import TaskDataError, is_hub_data
 
 LM_EVAL_PREFIX = "lm_eval:"
+ARENA_DEFAULT_BASELINE = "local:smollm2"
 
 ENGINE_FLAGS = (
     ("tensor_parallel_size", int), ("data_parallel_size", int), ("pipeline_parallel_size", int),
@@ -96,16 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--judge", default=None, help="model string of the judge for judged metrics (e.g. RAG accuracy); "
                      "the same model string as --model shares its backend")
     run.add_argument("--judge-max-tokens", type=int, default=1024, help="judge reply budget (default 1024)")
-    run.add_argument("--baseline", default="local:smollm2",
-                     help="arena baseline model string (default: local:smollm2; its answers to the samples ship)")
+    run.add_argument("--baseline", default=None, metavar="MODEL",
+                     help="arena-hard-auto's name for --reference: the model Arena-Hard answers are judged against "
+                     "(default local:smollm2, whose answers to the bundled samples ship)")
     run.add_argument("--baseline-answers", type=Path, default=None,
-                     help="arena baseline answers (answers.jsonl or arena-hard-auto model_answer file)")
-    run.add_argument("--arena-method", default="v0.1", choices=METHODS, help="Arena-Hard statistics (default v0.1)")
-    run.add_argument("--bootstrap-rounds", type=int, default=100, help="arena bootstrap rounds (default 100)")
-    run.add_argument("--bootstrap-seed", type=int, default=0, help="arena bootstrap seed (default 0)")
+                     help="answers of the --baseline (answers.jsonl or arena-hard-auto model_answer file); "
+                     "= --reference-answers BASELINE=FILE")
+    run.add_argument("--arena-method", default=None, choices=METHODS,
+                     help="Arena-Hard statistics (default v0.1); = --task-option arena_hard.method=...")
+    run.add_argument("--bootstrap-rounds", type=int, default=None, help="arena bootstrap rounds (default 100)")
+    run.add_argument("--bootstrap-seed", type=int, default=None, help="arena bootstrap seed (default 0)")
     run.add_argument("--reference", action="append", default=[], metavar="MODEL",
-                     help="reference model of MT-Bench (grades math/reasoning/coding) or AlpacaEval (one column "
-                     "each, repeatable); 'dataset' = the answers in the data (the default)")
+                     help="the other model whose answers a judged benchmark compares with: Arena-Hard's baseline, "
+                     "MT-Bench's reference (grades math/reasoning/coding), AlpacaEval's references (repeatable, one "
+                     "column each); 'dataset' = the answers in the data. Answers come from --reference-answers, an "
+                     "earlier run, the bundled ones, or are generated")
     run.add_argument("--reference-answers", action="append", default=[], metavar="NAME=FILE",
                      help="answers of a --reference model from a file (FastChat / alpaca_eval / evalkit format)")
     run.add_argument("--task-option", action="append", default=[], metavar="TASK.NAME=VALUE",
@@ -212,7 +214,7 @@ def command_run(args: argparse.Namespace) -> int:
     native_request = ",".join(name for name in requested if not name.startswith(LM_EVAL_PREFIX))
     task_names = _select(native_request, available_tasks(args.plugins), "task") if native_request else []
     tasks = [load_task(name, args.plugins) for name in task_names]
-    apply_task_options(tasks, args.task_option)
+    apply_task_options(tasks, [*arena_flag_options(args), *args.task_option])
     judge_spec = parse_model_string(args.judge) if args.judge else None
     all_langs = list(dict.fromkeys(lang for t in tasks for lang in t.languages))
     langs = _select(args.langs, all_langs, "language") if tasks else []
@@ -244,34 +246,17 @@ def command_run(args: argparse.Namespace) -> int:
         bridge_plan = plan_tasks(bridged, spec, args.lm_eval_include, options)
     cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
     if prepared:
-        arena_settings = ArenaSettings(
-            baseline=str(parse_model_string(args.baseline)), baseline_answers=args.baseline_answers,
-            method=args.arena_method, rounds=args.bootstrap_rounds, seed=args.bootstrap_seed,
-        )  # fmt: skip
-        reference_answers = parse_reference_answers(args.reference_answers)
-        references = tuple(reference_key(r) for r in args.reference)
-        for name in references:
-            if name != DATASET and name not in reference_answers:
-                parse_model_string(name)  # a reference without an answers file must be a model we can run
-        run_native(prepared, spec, options, settings, cache_path, args.no_progress, judge_spec, args.judge_max_tokens,
-                   arena_settings, references, reference_answers)
+        references, reference_answers = reference_flags(args)
+        judging = JudgeSettings(judge=judge_spec, max_tokens=args.judge_max_tokens, references=references,
+                                reference_answers=reference_answers)  # fmt: skip
+        with Session(spec, settings, options, cache_path, judging, progress=not args.no_progress) as session:
+            run_all(session, prepared, lambda run, summary: print_summary(summary, run.task.kind == "judged"))
     if bridge_plan is not None:
         from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
 
         run_plan(bridge_plan, spec, options, settings, cache_path, print_summary)
     print(f"results: {args.output / settings.model_slug}")
     return 0
-
-
-def print_arena_summary(summary: Any) -> None:
-    extra = summary.extra
-    if "score" not in summary.metrics:
-        print(f"{summary.task}/{summary.lang}: not scored ({extra['unparsed']} of {extra['games']} games unparsed)")
-        return
-    low, high = (bound - summary.metrics["score"].value for bound in extra["ci"])
-    print(f"{summary.task}/{summary.lang}: score={summary.metrics['score'].value:.1f} "
-          f"CI=({low:+.1f}, {high:+.1f}) vs {extra['baseline']} judge={extra['judge']} games={extra['games']} "
-          f"unparsed={extra['unparsed']} avg_tokens={extra['avg_tokens']}")  # fmt: skip
 
 
 def command_arena_score(args: argparse.Namespace) -> int:
@@ -328,18 +313,40 @@ def _jsonl_files(path: Path, ours: str) -> list[Path]:
     return files
 
 
-def print_judged_summary(summary: Any) -> None:
+def print_summary(summary: Any, judged: bool = False) -> None:
+    """One line per task and language: its metrics (an arena's score with its CI), n, errors, judge."""
     if summary is None:
         return
-    shown = "  ".join(f"{k}={m.shown(3)}" for k, m in summary.metrics.items())
     extra = summary.extra
-    print(f"{summary.task}/{summary.lang}: n={summary.n} {shown or 'not scored'} judge={extra['judge']} "
-          f"reference={extra.get('reference_model', extra.get('reference'))}")
+    shown = "  ".join(f"{k}={m.shown(4)}" for k, m in summary.metrics.items()) or "not scored"
+    if "ci" in extra and extra["ci"] and "score" in summary.metrics:
+        low, high = (bound - summary.metrics["score"].value for bound in extra["ci"])
+        shown += f" CI=({low:+.1f}, {high:+.1f}) vs {extra['baseline']} avg_tokens={extra['avg_tokens']}"
+    by = f" judge={extra['judge']}" if judged else ""
+    print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}{by}")
 
 
-def print_summary(summary: Any) -> None:
-    shown = "  ".join(f"{k}={m.shown(4)}" for k, m in summary.metrics.items())
-    print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}")
+def arena_flag_options(args: argparse.Namespace) -> list[str]:
+    """--arena-method / --bootstrap-rounds / --bootstrap-seed as the Arena-Hard options they stand for."""
+    flags = (("method", args.arena_method), ("rounds", args.bootstrap_rounds), ("seed", args.bootstrap_seed))
+    return [f"arena_hard.{name}={value}" for name, value in flags if value is not None]
+
+
+def reference_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, Path]]:
+    """--reference / --reference-answers, with arena-hard-auto's --baseline / --baseline-answers as their aliases."""
+    answers = parse_reference_answers(args.reference_answers)
+    names = [reference_key(r) for r in args.reference]
+    if args.baseline is not None:
+        names.append(reference_key(args.baseline))
+    if args.baseline_answers is not None:
+        if not args.baseline_answers.is_file():
+            raise UsageError(f"--baseline-answers {args.baseline_answers}: no such file")
+        baseline = names[-1] if args.baseline is not None else reference_key(ARENA_DEFAULT_BASELINE)
+        answers[baseline] = args.baseline_answers
+    for name in names:
+        if name != DATASET and name not in answers:
+            parse_model_string(name)  # a reference without an answers file must be a model we can run
+    return tuple(dict.fromkeys(names)), answers
 
 
 def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None:
@@ -355,55 +362,6 @@ def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None
                 continue  # a setting for a built-in task this run does not include (e.g. from `make eval`)
             raise UsageError(f"--task-option {assignment!r}: unknown task {task_name!r}")
         by_name[task_name].set_option(option, value)
-
-
-def run_native(prepared: list[Any], spec: Any, options: BackendOptions, settings: RunSettings,
-               cache_path: Path | None, no_progress: bool,
-               judge_spec: Any = None, judge_max_tokens: int = 1024,
-               arena_settings: ArenaSettings | None = None, references: tuple[str, ...] = (),
-               reference_answers: Mapping[str, Path] | None = None) -> None:  # fmt: skip
-    cache = ResponseCache(cache_path) if cache_path is not None else None
-    opened: list[Any] = []
-    served: dict[str, ProgressBackend] = {}
-
-    def serve(model_spec: Any, backend_options: BackendOptions) -> ProgressBackend:
-        # The same model string shares one backend (one embedded server, one vLLM engine).
-        if str(model_spec) in served:
-            return served[str(model_spec)]
-        backend = build_backend(model_spec, backend_options)
-        opened.append(backend)
-        wrapped = CachedBackend(backend, cache) if cache is not None else backend
-        served[str(model_spec)] = ProgressBackend(wrapped, enabled=not no_progress)
-        return served[str(model_spec)]
-
-    try:
-        progress = serve(spec, options)
-        own_options = replace(options, chat_template=None, engine_args={})
-        judge = None
-        if judge_spec is not None and any(run.task.judged_metrics or run.task.kind != "task" for run in prepared):
-            judge = Judge(serve(judge_spec, own_options), str(judge_spec), max_tokens=judge_max_tokens)
-        context = FlowContext(
-            model=settings.model, model_slug=settings.model_slug, output_root=settings.output_root, data=settings.data,
-            references=references, reference_answers=reference_answers or {},
-            serve=lambda model: serve(parse_model_string(model), own_options),
-        )  # fmt: skip
-        for run in prepared:
-            if run.task.kind == "arena":
-                summary = run_arena(run, progress, judge, settings.model, settings.model_slug, settings.output_root,
-                                    settings.data, arena_settings)  # fmt: skip
-                if summary is not None:
-                    print_arena_summary(summary)
-            elif run.task.kind == "mt_bench":
-                print_judged_summary(run_mt_bench(run, progress, judge, context))
-            elif run.task.kind == "alpaca_eval":
-                print_judged_summary(run_alpaca_eval(run, progress, judge, context))
-            else:
-                print_summary(execute_run(run, progress, settings, judge))
-    finally:
-        for backend in opened:
-            backend.close()
-        if cache is not None:
-            cache.close()
 
 
 def _raise_on_sigterm(signum: int, frame: Any) -> None:

@@ -61,40 +61,65 @@ class Judge:
         return self.backend.identity
 
     def run(self, queries: Sequence[JudgeQuery], parse: Callable[[str], V | None], description: str = "judge",
-            read: Callable[[Completion], V | None] | None = None,
-            config: GenerationConfig | None = None) -> list[Judgment[V]]:  # fmt: skip
+            read: Callable[[Completion], V | None] | None = None, config: GenerationConfig | None = None,
+            on_judgment: Callable[[int, Judgment[V]], None] | None = None) -> list[Judgment[V]]:  # fmt: skip
         """Ask every query, re-ask once those whose reply does not parse, and return one Judgment each.
 
         `read` replaces `parse` when the verdict needs more than the text (label-token probabilities);
         `config` replaces the judge's generation settings (e.g. one token with top logprobs).
+        `on_judgment(index, judgment)` is called the moment a query's judgment is final (parsed, failed, or
+        re-asked), in the caller's thread, so a caller can persist each one before the batch ends.
         """
         config = config or self.config
         read = read or (lambda completion: parse(completion.text))
+        final: dict[int, Judgment[V]] = {}
+        retry: list[int] = []
+
+        def settle(index: int, judgment: Judgment[V]) -> None:
+            final[index] = judgment
+            if on_judgment is not None:
+                on_judgment(index, judgment)
+
+        def first(index: int, completion: Completion) -> None:
+            if not completion.ok:
+                settle(index, Judgment(raw="", verdict=None, error=completion.error))
+                return
+            verdict = read(completion)
+            if verdict is None:
+                final[index] = Judgment(raw=completion.text, verdict=None)
+                retry.append(index)
+            else:
+                settle(index, Judgment(raw=completion.text, verdict=verdict))
+
+        self._describe(description)
+        seen: set[int] = set()
+        answered = self.backend.generate([Request(q.messages, config) for q in queries],
+                                         lambda i, c: (seen.add(i), first(i, c)))  # fmt: skip
+        for index, completion in enumerate(answered):  # a backend that did not report every result
+            if index not in seen:
+                first(index, completion)
+        if retry:
+            retry.sort()
+            self._describe(f"{description} (re-ask)")
+            follow_ups = [
+                Request((*queries[i].messages, Message("assistant", final[i].raw), Message("user", queries[i].reask)),
+                        config)
+                for i in retry
+            ]  # fmt: skip
+
+            def second(sub_index: int, completion: Completion) -> None:
+                index = retry[sub_index]
+                verdict = read(completion) if completion.ok else None
+                settle(index, Judgment(raw=final[index].raw, verdict=verdict, reasked=True, raw_reask=completion.text,
+                                       error=completion.error))  # fmt: skip
+
+            seen.clear()
+            answered = self.backend.generate(follow_ups, lambda i, c: (seen.add(i), second(i, c)))
+            for sub_index, completion in enumerate(answered):
+                if sub_index not in seen:
+                    second(sub_index, completion)
+        return [final.get(i, Judgment(raw="", verdict=None, error="no answer")) for i in range(len(queries))]
+
+    def _describe(self, description: str) -> None:
         if hasattr(self.backend, "description"):
             self.backend.description = description
-        first = self.backend.generate([Request(q.messages, config) for q in queries])
-        judgments: list[Judgment[V]] = []
-        retry: list[int] = []
-        for index, completion in enumerate(first):
-            if not completion.ok:
-                judgments.append(Judgment(raw="", verdict=None, error=completion.error))
-                continue
-            verdict = read(completion)
-            judgments.append(Judgment(raw=completion.text, verdict=verdict))
-            if verdict is None:
-                retry.append(index)
-        if not retry:
-            return judgments
-        if hasattr(self.backend, "description"):
-            self.backend.description = f"{description} (re-ask)"
-        follow_ups = [
-            Request((*queries[i].messages, Message("assistant", judgments[i].raw), Message("user", queries[i].reask)),
-                    config)
-            for i in retry
-        ]  # fmt: skip
-        for index, completion in zip(retry, self.backend.generate(follow_ups), strict=True):
-            earlier = judgments[index]
-            verdict = read(completion) if completion.ok else None
-            judgments[index] = Judgment(raw=earlier.raw, verdict=verdict, reasked=True, raw_reask=completion.text,
-                                        error=completion.error)  # fmt: skip
-        return judgments

@@ -1,5 +1,7 @@
-"""MT-Bench runs: two-turn answers -> single-answer grades 1-10 by a judge -> turn and pooled means.
+"""MT-Bench's numbers: single-answer grades 1-10 -> turn and pooled means, and `evalkit mt-bench score`
+over FastChat's own judgment files (or ours).
 
+The run itself is the one judged flow (evalkit.judged) with the plugin judges/mt_bench/task.py.
 Layout under results/<model>/mt_bench/<lang>/:
   answers.jsonl     one line per question in FastChat's model_answer schema (choices[0].turns = both answers)
   judgments.jsonl   append-only, one line per graded turn in FastChat's single-judgment schema: question_id,
@@ -15,23 +17,13 @@ An interrupted judging run resumes: turns already in judgments.jsonl are not ask
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from evalkit.arena import append_jsonl, read_judgments
-from evalkit.backends.base import Backend
-from evalkit.judging import Judge, JudgeQuery
-from evalkit.records import run_dir, write_json, write_jsonl
-from evalkit.references import DATASET, FlowContext, answer_rows, reference_turns
-from evalkit.runner import PreparedRun, answer_all, flow_summary
-from evalkit.scoring.verdicts import parse_rating
 from evalkit.stats import MTBenchScores, Rating, mt_bench_scores, nan_as_lowest
 from evalkit.task import TaskDataError, read_jsonl
-from evalkit.types import MetricValue, RunSummary
+from evalkit.types import MetricValue
 
 #: Categories graded against a reference answer (FastChat llm_judge/common.py NEED_REF_CATS).
 NEEDS_REFERENCE = ("math", "reasoning", "coding")
@@ -46,12 +38,6 @@ def prompt_name(turn: int, with_reference: bool, lang: str) -> str:
     return f"{base}{'-multi-turn' if turn == 2 else ''}-{lang}"
 
 
-def judgment_key(row: Mapping[str, Any]) -> tuple[str, int, str, str, str, str | None]:
-    judge = row["judge"]
-    return (str(row["question_id"]), int(row["turn"]), str(row["model"]), str(judge[0]), str(judge[1]),
-            row.get("reference_model"))  # fmt: skip
-
-
 def metric(value: tuple[float, float, int]) -> MetricValue:
     mean, stderr, _ = value
     return MetricValue(mean, stderr)
@@ -63,90 +49,6 @@ def scores_to_metrics(scores: MTBenchScores) -> tuple[dict[str, MetricValue], di
                                                        ("turn2", scores.turn2)) if value[2] > 0}  # fmt: skip
     categories = {name: {"n": value[2], "score": metric(value).to_dict()} for name, value in scores.categories.items()}
     return metrics, {"category": categories}
-
-
-def run_mt_bench(prepared: PreparedRun, backend: Backend, judge: Judge | None,
-                 context: FlowContext) -> RunSummary | None:  # fmt: skip
-    """Answer both turns of every question, then (with a judge) grade each turn and write summary.json."""
-    bench, lang = prepared.task, prepared.lang
-    started_at, clock = datetime.now(timezone.utc), time.monotonic()
-    steps = answer_all(prepared, backend)
-    out = run_dir(context.output_root, context.model_slug, bench.name, lang)
-    write_jsonl(out / "answers.jsonl", answer_rows(prepared.samples, steps, context.model))
-    if judge is None:
-        print(f"{bench.name}/{lang}: {len(steps)} answers written (no --judge: not graded)")
-        return None
-    if len(context.references) > 1:
-        raise TaskDataError(f"{bench.name}: one --reference model grades math/reasoning/coding; got "
-                            f"{', '.join(context.references)}")  # fmt: skip
-    reference = context.references[0] if context.references else DATASET
-    needing = [s for s in prepared.samples if s.metadata["category"] in NEEDS_REFERENCE]
-    references, reference_source = ({}, None)
-    if needing:
-        references, reference_source = reference_turns(prepared, reference, context,
-                                                       lambda s: s.fields.get("reference"))  # fmt: skip
-
-    log_path = out / "judgments.jsonl"
-    done = {judgment_key(r) for r in read_judgments(log_path)}
-    pending: list[dict[str, Any]] = []
-    queries: list[JudgeQuery] = []
-    missing_reference = 0
-    for sample, answers in zip(prepared.samples, steps, strict=True):
-        if any(not c.ok for c in answers):
-            continue
-        category = sample.metadata["category"]
-        with_reference = category in NEEDS_REFERENCE
-        ref = references.get(sample.id) if with_reference else None
-        if with_reference and (ref is None or len(ref) < len(answers)):
-            missing_reference += 1
-            continue
-        texts = [c.text for c in answers]
-        for turn in range(1, len(texts) + 1):
-            row = {"question_id": sample.id, "model": context.model,
-                   "judge": [judge.model, prompt_name(turn, with_reference, lang)], "turn": turn,
-                   "category": category, "lang": lang, "reference_model": reference if with_reference else None}
-            if judgment_key(row) in done:
-                continue
-            messages = bench.judge_messages(sample, texts, ref, turn, lang)
-            pending.append({**row, "user_prompt": messages[-1].content})
-            queries.append(JudgeQuery(messages, bench.reask(lang)))
-    if missing_reference:
-        print(f"{bench.name}/{lang}: warning: {missing_reference} math/reasoning/coding questions have no answer of "
-              f"the reference {reference!r} and are not graded (see --reference, --reference-answers)",
-              file=sys.stderr)  # fmt: skip
-    judgments = judge.run(queries, parse_rating, description=f"{bench.name}/{lang} judge")
-    append_jsonl(log_path, (
-        {**row, "judgment": j.raw, "score": j.verdict if j.verdict is not None else -1, "reasked": j.reasked,
-         "raw_reask": j.raw_reask}
-        for row, j in zip(pending, judgments, strict=True) if j.error is None
-    ))  # fmt: skip
-    failed = sum(j.error is not None for j in judgments)
-
-    ids = {s.id for s in prepared.samples}
-    recorded = [r for r in read_judgments(log_path) if r["model"] == context.model and r["judge"][0] == judge.model
-                and str(r["question_id"]) in ids
-                and r.get("reference_model") in (None, reference)]  # fmt: skip
-    scores = mt_bench_scores([Rating(str(r["question_id"]), int(r["turn"]), r["category"], float(r["score"]))
-                              for r in recorded])  # fmt: skip
-    metrics, breakdown = scores_to_metrics(scores)
-    if not metrics:
-        print(f"{bench.name}/{lang}: warning: no turn of {context.model} has a rating; no score (see {log_path})",
-              file=sys.stderr)  # fmt: skip
-    completions = [c for answers in steps for c in answers]
-    summary = flow_summary(
-        prepared, backend, context.model, metrics=metrics, n=len({r["question_id"] for r in recorded}),
-        n_errors=sum(any(not c.ok for c in a) for a in steps) + failed, completions=completions,
-        started_at=started_at, clock=clock, extra={
-            "judge": judge.model, "judge_backend": judge.identity, "reference_model": reference,
-            "reference_answers": reference_source, "graded": len(recorded), "unrated": scores.excluded,
-            "reasked": sum(bool(r.get("reasked")) for r in recorded), "judge_failures": failed,
-            "missing_reference": missing_reference, "category_temperatures": dict(CATEGORY_TEMPERATURE),
-            "task_options": dict(bench.option_values),
-        },
-        breakdown=breakdown,
-    )  # fmt: skip
-    write_json(out / "summary.json", summary.to_dict())
-    return summary
 
 
 # -- interop: FastChat's judgment files (or ours) --------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""Answers of a named reference model, for the judged flows that compare against one (MT-Bench, AlpacaEval).
-
-A reference is a model string (or `dataset`: the answers shipped inside the data, e.g. AlpacaEval's `output`
-column or MT-Bench's `reference` field). Its answers are taken, in this order, from:
-  1. `--reference-answers NAME=FILE` (our answers.jsonl, FastChat model_answer / reference_answer JSONL,
+"""The other model's answers to the same questions — one concept for every judged benchmark: Arena-Hard calls
+it the baseline, MT-Bench and AlpacaEval the reference. A reference is a model string, or `dataset` (the
+answers shipped with the questions: AlpacaEval's `output` column, MT-Bench's `reference` field). Its answers
+are taken, in this order, from:
+  1. `--reference-answers NAME=FILE` (our answers.jsonl, FastChat / arena-hard-auto model_answer JSONL,
      or an alpaca_eval outputs JSON list of {instruction, output, generator});
   2. an earlier evalkit run: results/<reference-slug>/<task>/<lang>/answers.jsonl;
   3. bundled answers for the bundled samples: <plugin>/references/<lang>/<reference-slug>.jsonl;
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,21 @@ DATASET = "dataset"
 
 
 @dataclass(frozen=True)
-class FlowContext:
-    """What a judged flow needs besides the prepared run: where results go and where references come from."""
+class ReferenceAnswers:
+    """A reference model's answers (question id -> turns) and where they came from (for the summary)."""
 
-    model: str
-    model_slug: str
+    name: str
+    answers: Mapping[str, list[str]]
+    source: str
+
+
+@dataclass(frozen=True)
+class AnswerSources:
+    """Where reference answers may be found or made: given files, the results store, a way to serve a model."""
+
     output_root: Path
     data: str
-    references: tuple[str, ...] = ()  # --reference (empty: the task's default)
-    reference_answers: Mapping[str, Path] = field(default_factory=dict)  # --reference-answers NAME=FILE
+    files: Mapping[str, Path]  # --reference-answers NAME=FILE
     serve: Callable[[str], Backend] | None = None  # a backend for another model string
 
 
@@ -102,42 +108,44 @@ def answer_rows(samples: Sequence[Sample], steps: Sequence[Sequence[Completion]]
         }  # fmt: skip
 
 
-def stored_answer_paths(plugin: Any, bundled: str, lang: str, slug: str, data: str, output_root: Path) -> list[Path]:
+def stored_answer_paths(plugin: Any, lang: str, slug: str, data: str, output_root: Path) -> list[Path]:
     """Where a named model's answers may already be, in order: its own evalkit run's answers.jsonl, then (on the
-    bundled samples only) the plugin's `<bundled>/<lang>/<slug>.jsonl` (arena baselines, flow references)."""
+    bundled samples only) the plugin's `references/<lang>/<slug>.jsonl`."""
     paths = [run_dir(output_root, slug, plugin.name, lang) / "answers.jsonl"]
     if data == "samples":
-        paths.append(plugin.folder / bundled / lang / f"{slug}.jsonl")
+        paths.append(plugin.folder / "references" / lang / f"{slug}.jsonl")
     return paths
 
 
-def reference_turns(prepared: PreparedRun, reference: str, context: FlowContext,
-                    dataset: Callable[[Sample], list[str] | None]) -> tuple[dict[str, list[str]], str]:  # fmt: skip
-    """The reference's answers (id -> turns) for this run's items, and where they came from (for the summary).
+def reference_answers(prepared: PreparedRun, reference: str, sources: AnswerSources,
+                      dataset: Callable[[Sample], list[str] | None], dataset_name: str = DATASET
+                      ) -> ReferenceAnswers:  # fmt: skip
+    """The reference's answers for this run's items, looked up in the documented order (generated last).
 
-    `dataset` reads a sample's own reference answer (for the `dataset` reference).
+    `dataset` reads a sample's own reference answer (the `dataset` reference, named `dataset_name`).
     """
     task, lang = prepared.task, prepared.lang
     if reference == DATASET:
         found = {s.id: turns for s in prepared.samples if (turns := dataset(s)) is not None}
-        return found, f"{DATASET} ({prepared.data_info.get('dataset_id') or prepared.data_info.get('path')})"
-    if reference in context.reference_answers:
-        path = context.reference_answers[reference]
-        return read_answer_file(path), str(path)
+        where = prepared.data_info.get("dataset_id") or prepared.data_info.get("path")
+        return ReferenceAnswers(dataset_name, found, f"{DATASET} ({where})")
+    if reference in sources.files:
+        path = sources.files[reference]
+        return ReferenceAnswers(reference, read_answer_file(path), str(path))
     try:
         slug = parse_model_string(reference).slug
     except ModelSpecError:
         raise TaskDataError(f"{task.name}/{lang}: the reference {reference!r} is not a model string evalkit can run; "
                             f"pass its answers with --reference-answers {reference}=FILE") from None
-    candidates = stored_answer_paths(task, "references", lang, slug, context.data, context.output_root)
+    candidates = stored_answer_paths(task, lang, slug, sources.data, sources.output_root)
     for path in candidates:
         if path.is_file():
-            return read_answer_file(path), str(path)
-    if context.serve is None:
+            return ReferenceAnswers(reference, read_answer_file(path), str(path))
+    if sources.serve is None:
         looked = ", ".join(map(str, candidates))
         raise TaskDataError(f"{task.name}/{lang}: no answers of the reference {reference!r} (looked in {looked}); "
                             f"pass --reference-answers {reference}=FILE")  # fmt: skip
-    backend = context.serve(reference)
+    backend = sources.serve(reference)
     if hasattr(backend, "description"):
         backend.description = f"{task.name}/{lang} reference {reference}"
     steps, _ = generate_steps(prepared, backend)
@@ -147,4 +155,4 @@ def reference_turns(prepared: PreparedRun, reference: str, context: FlowContext,
                             "run again (finished answers are cached)")  # fmt: skip
     write_jsonl(candidates[0], answer_rows(prepared.samples, steps, reference))
     print(f"{task.name}/{lang}: answers of the reference {reference} written to {candidates[0]}")
-    return read_answer_file(candidates[0]), str(candidates[0])
+    return ReferenceAnswers(reference, read_answer_file(candidates[0]), str(candidates[0]))

@@ -143,8 +143,8 @@ class Task:
 
     name: ClassVar[str]
     version: ClassVar[str]
-    #: "task" (scored per item by the runner) or the judged flow that handles it: "arena" (evalkit.arena),
-    #: "mt_bench" (evalkit.mt_bench), "alpaca_eval" (evalkit.alpaca_eval).
+    #: The flow that evaluates it (evalkit.session.FLOWS): "task" (scored per item by the runner) or "judged"
+    #: (a judge compares its answers with another model's: evalkit.judged.JudgedTask).
     kind: ClassVar[str] = "task"
     languages: ClassVar[tuple[str, ...]]
     sources: ClassVar[Mapping[str, tuple[DataSource, ...]]] = {}

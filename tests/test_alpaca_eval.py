@@ -227,7 +227,6 @@ def test_equals_alpaca_eval_on_identical_annotations(tmp_path, monkeypatch, glm_
 
 def test_instruction_difficulty_is_estimated_jointly_from_the_results_store(tmp_path):
     from evalkit.alpaca_eval import MIN_MODELS_FOR_DIFFICULTY, joint_difficulty
-    from evalkit.references import FlowContext
 
     rng = np.random.default_rng(9)
     ids = [f"q{i:02d}" for i in range(60)]
@@ -245,17 +244,16 @@ def test_instruction_difficulty_is_estimated_jointly_from_the_results_store(tmp_
                          "reference_length": reference_length})
         (folder / "judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    context = FlowContext(model="m0", model_slug="m0", output_root=tmp_path, data="samples")
     for index in range(MIN_MODELS_FOR_DIFFICULTY - 1):
         write_model(f"m{index}", skill=index * 0.5 - 0.5)
-    gamma, models = joint_difficulty(context, "alpaca_eval", "ru", "judge-x", ids)
+    gamma, models = joint_difficulty(tmp_path, "alpaca_eval", "ru", "judge-x", ids)
     assert gamma is None and models == MIN_MODELS_FOR_DIFFICULTY - 1  # too few: the minimal formula
     write_model("m9", skill=1.0)
-    gamma, models = joint_difficulty(context, "alpaca_eval", "ru", "judge-x", ids)
+    gamma, models = joint_difficulty(tmp_path, "alpaca_eval", "ru", "judge-x", ids)
     assert models == MIN_MODELS_FOR_DIFFICULTY and gamma[ids[0]] == 0.0  # treatment coding: the first is 0
     estimated = np.array([gamma[q] for q in ids])
     assert np.corrcoef(estimated[1:], easiness[1:])[0, 1] > 0.9
-    assert joint_difficulty(context, "alpaca_eval", "ru", "another-judge", ids)[0] is None
+    assert joint_difficulty(tmp_path, "alpaca_eval", "ru", "another-judge", ids)[0] is None
 
 
 def test_switch_coin_is_seeded_by_the_instruction_and_balanced():

@@ -44,7 +44,7 @@ def test_rag_documents_role_is_refused_by_the_embedded_server(tmp_path, evalkit_
 
 
 def test_arena_hard_answers_judgments_score_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
-    baseline = ROOT / "judges/arena_hard/baselines/ru/local__smollm2.jsonl"
+    baseline = ROOT / "judges/arena_hard/references/ru/local__smollm2.jsonl"
     args = ["--tasks", "arena_hard", "--langs", "ru", "--limit", "2", "--max-tokens", "48", "--judge", "local:smollm2",
             "--judge-max-tokens", "48", "--baseline", "openai:bundled-baseline", "--baseline-answers", str(baseline),
             "--output", str(tmp_path), "--bootstrap-rounds", "50"]  # fmt: skip
@@ -63,7 +63,7 @@ def test_arena_hard_answers_judgments_score_on_embedded_model(tmp_path, evalkit_
         score, (low, high) = summary["metrics"]["score"]["value"], summary["extra"]["ci"]
         assert 0 <= low <= score <= high <= 100
     else:  # a 135M judge may never emit a label: then there is no score (never a 0), and the run says so
-        assert summary["metrics"] == {} and summary["extra"]["ci"] is None and "no judgment" in done.stderr
+        assert summary["metrics"] == {} and summary["extra"]["ci"] is None and "no verdict" in done.stderr
     again = run(evalkit_exe, evalkit_env, *args)  # resumes from judgments.jsonl: nothing judged twice
     assert (folder / "judgments.jsonl").read_text(encoding="utf-8").count("\n") == 4, again.stderr[-2000:]
 

@@ -25,12 +25,17 @@ Bundled samples: original instructions; reference answers written by the embedde
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from evalkit.alpaca_eval import dataset_generator, is_switched, per_reference_outcome
+from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
+from evalkit.judging import Judge, Judgment
 from evalkit.references import instruction_id
-from evalkit.task import DataSource, Task, TaskDataError, TaskOption
-from evalkit.types import GenerationConfig, Message, Sample, Score
+from evalkit.runner import PreparedRun
+from evalkit.scoring.verdicts import read_preference
+from evalkit.task import DataSource, TaskDataError, TaskOption
+from evalkit.types import Completion, GenerationConfig, Message, Sample
 
 _REASK = {
     "ru": "Ответьте одним идентификатором: m или M.",
@@ -38,10 +43,10 @@ _REASK = {
 }
 
 
-class AlpacaEval(Task):
+class AlpacaEval(JudgedTask):
     name = "alpaca_eval"
     version = "1.0"
-    kind = "alpaca_eval"
+    max_references = None  # several references, one column each
     languages = ("ru", "pl")
     sources = {
         "ru": (
@@ -78,8 +83,62 @@ class AlpacaEval(Task):
     def build_messages(self, sample: Sample, lang: str, fewshot: Sequence[Sample]) -> list[Message]:
         return [Message("user", sample.fields["instruction"])]
 
-    def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        return Score(extracted={}, values={})
+    # -- the judged flow: one game per (instruction, reference), the order set by alpaca_eval's seeded coin -----
+    def answer_record(self, sample: Sample, answers: Sequence[Completion], model: str) -> dict[str, Any]:
+        """alpaca_eval's model_outputs fields (the file can be fed to alpaca_eval as is), plus usage and error."""
+        answer = answers[-1]
+        return {"question_id": sample.id, "instruction": sample.fields["instruction"], "output": answer.text,
+                "generator": model, "dataset": sample.metadata.get("dataset"), "usage": answer.usage.to_dict(),
+                "error": answer.error}  # fmt: skip
+
+    def dataset_answer(self, sample: Sample) -> list[str] | None:
+        return [sample.fields["output"]] if sample.fields.get("output") else None
+
+    def dataset_reference_name(self, prepared: PreparedRun) -> str:
+        return dataset_generator(prepared)
+
+    def not_judged(self, run_model: str, references: Sequence[str]) -> str | None:
+        if all(name == run_model for name in references):
+            return f"{run_model} is its own reference: its win-rate is 50 by definition"
+        return None
+
+    def games(self, run: JudgedRun, sample: Sample, answers: Sequence[str]) -> Iterable[Game]:
+        instruction, output = sample.fields["instruction"], answers[-1]
+        switched = is_switched(instruction)
+        for name, reference in run.references.items():
+            ref = reference.answers.get(sample.id)
+            if name == run.model or ref is None:
+                continue
+            record = {"question_id": sample.id, "model": run.model, "reference": name, "judge": run.judge.model,
+                      "switched": switched, "model_length": len(output), "reference_length": len(ref[0])}
+            first, second = (output, ref[0]) if switched else (ref[0], output)
+            yield Game(record, self.judge_messages(instruction, first, second, run.lang), self.reask(run.lang))
+
+    def judge_config(self, judge: Judge) -> GenerationConfig | None:
+        return judge.config.merged({"max_tokens": self.judge_max_tokens, "top_logprobs": 5})
+
+    def read_verdict(self, completion: Completion) -> tuple[float, bool] | None:
+        return read_preference(completion)
+
+    def verdict_record(self, game: Game, judgment: Judgment[tuple[float, bool]]) -> dict[str, Any]:
+        """The preference in the presented order (`verdict`) and in alpaca_eval's (`preference`: 1 = the
+        reference wins, 2 = the model wins), and whether it came from label-token probabilities."""
+        presented, soft = judgment.verdict if judgment.verdict is not None else (None, False)
+        preference = None if presented is None else (3.0 - presented if game.record["switched"] else presented)
+        return {"raw": judgment.raw, "verdict": presented, "preference": preference, "soft": soft,
+                "reasked": judgment.reasked, "raw_reask": judgment.raw_reask}  # fmt: skip
+
+    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (str(record["question_id"]), str(record["model"]), str(record["reference"]), str(record["judge"]))
+
+    def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
+        ids = {s.id for s in run.prepared.samples}
+        return (record["judge"] == run.judge.model and record["model"] == run.model
+                and str(record["question_id"]) in ids and record["reference"] in run.references)  # fmt: skip
+
+    def statistic(self, run: JudgedRun, records: Sequence[Mapping[str, Any]],
+                  answers: Mapping[str, Sequence[Completion]]) -> Outcome:  # fmt: skip
+        return per_reference_outcome(run, records, answers)
 
     def judge_messages(self, instruction: str, output_1: str, output_2: str, lang: str) -> tuple[Message, ...]:
         system = self.render(f"judge_system_{lang}")

@@ -17,22 +17,24 @@ Data (pinned; `--data full` / `full:<name>`):
   ru  Vikhrmodels/ru-arena-general (500 prompts; baseline of its published table: gpt-3.5-turbo-0125);
       `full:arena-hard-ru` = a Russian translation of Arena-Hard v0.1 (baseline gpt-4-0613 in the cards).
   pl  no public Polish Arena-Hard with a pinned revision was confirmed; bundled samples or a local file.
-Bundled samples: original questions; baseline answers from the embedded model under baselines/<lang>/.
+Bundled samples: original questions; baseline answers from the embedded model under references/<lang>/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from evalkit.task import DataSource, Task, TaskDataError, TaskOption
-from evalkit.types import GenerationConfig, Message, Sample, Score
+from evalkit.arena import METHODS, answer_tokens_of, score_models
+from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
+from evalkit.scoring.verdicts import parse_pairwise_verdict
+from evalkit.task import DataSource, TaskDataError, TaskOption
+from evalkit.types import Completion, GenerationConfig, Message, MetricValue, Sample
 
 
-class ArenaHard(Task):
+class ArenaHard(JudgedTask):
     name = "arena_hard"
     version = "1.0"
-    kind = "arena"
     languages = ("ru", "pl")
     sources = {
         "ru": (
@@ -42,10 +44,16 @@ class ArenaHard(Task):
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=1024)
     metrics = ("score",)
+    #: The baseline when none is named: the embedded model, whose answers to the bundled samples ship.
+    default_reference = "local:smollm2"
     options = {
         "judge_prompt": TaskOption("native", "judge instructions: 'native' (in the question's language, with the "
                                    "language check) or 'original' (arena-hard-auto's English ones)",
                                    choices=("native", "original")),
+        "method": TaskOption("v0.1", "statistics: 'v0.1' (Bradley-Terry, 95% CI) or 'v2' (per-question pooled "
+                             "scores, 90% CI)", choices=METHODS),
+        "rounds": TaskOption("100", "bootstrap rounds"),
+        "seed": TaskOption("0", "bootstrap seed"),
     }  # fmt: skip
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
@@ -68,8 +76,69 @@ class ArenaHard(Task):
     def build_messages(self, sample: Sample, lang: str, fewshot: Sequence[Sample]) -> list[Message]:
         return [Message("user", sample.fields["prompt"])]
 
-    def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        return Score(extracted={}, values={})
+    # -- the judged flow ---------------------------------------------------------------------------------------
+    def answer_record(self, sample: Sample, answers: Sequence[Completion], model: str) -> dict[str, Any]:
+        answer = answers[-1]
+        tokens, counter = answer_tokens_of(answer)
+        return {"question_id": sample.id, "model": model, "answer": answer.text, "token_len": tokens,
+                "token_counter": counter, "finish_reason": answer.finish_reason, "usage": answer.usage.to_dict(),
+                "error": answer.error}  # fmt: skip
+
+    def not_judged(self, run_model: str, references: Sequence[str]) -> str | None:
+        return f"{run_model} is the baseline; answers written, nothing to judge" if run_model in references else None
+
+    def games(self, run: JudgedRun, sample: Sample, answers: Sequence[str]) -> Iterable[Game]:
+        """Two games per question: A = baseline, B = model; then swapped."""
+        (baseline,) = run.references.values()
+        base = baseline.answers.get(sample.id)
+        if base is None:
+            return
+        model = run.model
+        for game, (a, b, text_a, text_b) in enumerate(
+            ((baseline.name, model, base[0], answers[0]), (model, baseline.name, answers[0], base[0])), start=1
+        ):
+            record = {"question_id": sample.id, "game": game, "model_a": a, "model_b": b, "model": model,
+                      "baseline": baseline.name, "judge": run.judge.model}  # fmt: skip
+            yield Game(record, self.judge_messages(sample, text_a, text_b, run.lang), self.reask(run.lang))
+
+    def read_verdict(self, completion: Completion) -> str | None:
+        return parse_pairwise_verdict(completion.text)
+
+    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        return (str(record["question_id"]), int(record["game"]), record["model_a"], record["model_b"], record["judge"])
+
+    def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
+        ids = {s.id for s in run.prepared.samples}
+        return (record["judge"] == run.judge.model and record["baseline"] in run.references
+                and record["model"] == run.model and str(record["question_id"]) in ids)  # fmt: skip
+
+    def statistic(self, run: JudgedRun, records: Sequence[Mapping[str, Any]],
+                  answers: Mapping[str, Sequence[Completion]]) -> Outcome:  # fmt: skip
+        (baseline,) = run.references.values()
+        method, rounds, seed = self.option("method"), self._integer("rounds"), self._integer("seed")
+        scores = score_models(records, baseline.name, method, rounds, seed)
+        result = scores[0] if scores else None
+        answered = [answer_tokens_of(a[-1])[0] for a in answers.values() if a[-1].ok]
+        counter = next((answer_tokens_of(a[-1])[1] for a in answers.values()), "backend")
+        return Outcome(
+            metrics={"score": MetricValue(result.score, None)} if result else {},
+            extra={
+                "method": method, "ci": [result.lower, result.upper] if result else None,
+                "ci_level": 0.95 if method == "v0.1" else 0.90,
+                "avg_tokens": sum(answered) / len(answered) if answered else None, "token_counter": counter,
+                "baseline": baseline.name, "baseline_answers": baseline.source, "rounds": rounds, "seed": seed,
+                "games": len(records), "unparsed": sum(r["verdict"] is None for r in records),
+                "reasked": sum(bool(r.get("reasked")) for r in records),
+                "missing_baseline_answers": sum(1 for qid, a in answers.items()
+                                                if a[-1].ok and qid not in baseline.answers),
+            },
+        )  # fmt: skip
+
+    def _integer(self, name: str) -> int:
+        try:
+            return int(self.option(name))
+        except ValueError:
+            raise TaskDataError(f"task option {self.name}.{name}={self.option(name)!r}: not an integer") from None
 
     def judge_messages(self, sample: Sample, answer_a: str, answer_b: str, lang: str) -> tuple[Message, ...]:
         judge_lang = lang if self.option("judge_prompt") == "native" else "en"

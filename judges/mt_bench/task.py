@@ -7,8 +7,9 @@ sampled at FastChat's per-category temperature (0.7 writing/roleplay; 0.0 extrac
 
 Judge prompts (prompts/judge_<lang>.jinja; system + user, in the question's language): the four FastChat
 kinds — single answer, single answer with a reference (math/reasoning/coding), and the multi-turn forms
-that show the whole dialogue and grade the second answer. The judge ends with `[[x]]`; see
-evalkit.mt_bench for parsing, the reference model and the statistics.
+that show the whole dialogue and grade the second answer. The judge ends with `[[x]]` (evalkit.scoring.verdicts);
+the statistics are evalkit.stats.mt_bench_scores; the reference model is looked up as every judged
+benchmark's (evalkit.references; `--reference MODEL`, by default the questions' own `reference` field).
 
 Data (pinned; `--data full`):
   ru  NLPCoreTeam/ruMT-Bench question.jsonl (80 questions translated from MT-Bench); GPT-4 reference answers
@@ -21,12 +22,16 @@ answers for the reference-graded categories (`--reference dataset`, the default)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from evalkit.mt_bench import CATEGORY_TEMPERATURE
-from evalkit.task import DataSource, FollowUp, Task, TaskDataError
-from evalkit.types import GenerationConfig, Message, Sample, Score
+from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
+from evalkit.judging import Judgment
+from evalkit.mt_bench import CATEGORY_TEMPERATURE, NEEDS_REFERENCE, prompt_name, scores_to_metrics
+from evalkit.scoring.verdicts import parse_rating
+from evalkit.stats import Rating, mt_bench_scores
+from evalkit.task import DataSource, FollowUp, TaskDataError
+from evalkit.types import Completion, GenerationConfig, Message, Sample
 
 _REASK = {
     "ru": "Выведите только оценку в формате [[число]], например [[5]].",
@@ -34,10 +39,9 @@ _REASK = {
 }
 
 
-class MTBench(Task):
+class MTBench(JudgedTask):
     name = "mt_bench"
     version = "1.0"
-    kind = "mt_bench"
     languages = ("ru", "pl")
     sources = {
         "ru": (
@@ -80,8 +84,61 @@ class MTBench(Task):
     def follow_up(self, sample: Sample, lang: str, step: int) -> FollowUp | None:
         return FollowUp(messages=(Message("user", sample.fields["turns"][1]),)) if step == 1 else None
 
-    def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        return Score(extracted={}, values={})
+    # -- the judged flow: each turn graded 1-10, math / reasoning / coding against a reference answer -------------
+    def dataset_answer(self, sample: Sample) -> list[str] | None:
+        return sample.fields.get("reference")
+
+    def needs_reference(self, sample: Sample) -> bool:
+        return sample.metadata["category"] in NEEDS_REFERENCE
+
+    def games(self, run: JudgedRun, sample: Sample, answers: Sequence[str]) -> Iterable[Game]:
+        """One game per turn: turn 1 on the first answer alone, turn 2 with the whole dialogue shown."""
+        with_reference = self.needs_reference(sample)
+        reference = next(iter(run.references.values()), None)
+        turns = reference.answers.get(sample.id) if reference is not None and with_reference else None
+        if with_reference and (turns is None or len(turns) < len(answers)):
+            return  # counted as missing_reference by the statistic
+        for turn in range(1, len(answers) + 1):
+            messages = self.judge_messages(sample, answers, turns, turn, run.lang)
+            record = {"question_id": sample.id, "model": run.model,
+                      "judge": [run.judge.model, prompt_name(turn, with_reference, run.lang)], "turn": turn,
+                      "category": sample.metadata["category"], "lang": run.lang,
+                      "reference_model": run.requested[0] if with_reference else None,
+                      "user_prompt": messages[-1].content}  # fmt: skip
+            yield Game(record, messages, self.reask(run.lang))
+
+    def read_verdict(self, completion: Completion) -> float | None:
+        return parse_rating(completion.text)
+
+    def verdict_record(self, game: Game, judgment: Judgment[float]) -> dict[str, Any]:
+        """FastChat's single-judgment fields: the raw judgment and the score (-1: no rating could be read)."""
+        score = judgment.verdict if judgment.verdict is not None else -1
+        return {"judgment": judgment.raw, "score": score, "reasked": judgment.reasked, "raw_reask": judgment.raw_reask}
+
+    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        judge = record["judge"]
+        return (str(record["question_id"]), int(record["turn"]), str(record["model"]), str(judge[0]), str(judge[1]),
+                record.get("reference_model"))  # fmt: skip
+
+    def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
+        ids = {s.id for s in run.prepared.samples}
+        return (record["model"] == run.model and record["judge"][0] == run.judge.model
+                and str(record["question_id"]) in ids
+                and record.get("reference_model") in (None, run.requested[0]))  # fmt: skip
+
+    def statistic(self, run: JudgedRun, records: Sequence[Mapping[str, Any]],
+                  answers: Mapping[str, Sequence[Completion]]) -> Outcome:  # fmt: skip
+        scores = mt_bench_scores([Rating(str(r["question_id"]), int(r["turn"]), r["category"], float(r["score"]))
+                                  for r in records])  # fmt: skip
+        metrics, breakdown = scores_to_metrics(scores)
+        reference = next(iter(run.references.values()), None)
+        missing = [s.id for s in run.prepared.samples if self.needs_reference(s) and all(c.ok for c in answers[s.id])
+                   and (reference is None or s.id not in reference.answers)]  # fmt: skip
+        return Outcome(metrics, {
+            "reference_model": run.requested[0], "reference_answers": reference.source if reference else None,
+            "graded": len(records), "unrated": scores.excluded, "reasked": sum(bool(r.get("reasked")) for r in records),
+            "missing_reference": len(missing), "category_temperatures": dict(CATEGORY_TEMPERATURE),
+        }, breakdown)  # fmt: skip
 
     def judge_messages(self, sample: Sample, answers: Sequence[str], reference: Sequence[str] | None, turn: int,
                        lang: str) -> tuple[Message, ...]:  # fmt: skip

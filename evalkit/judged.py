@@ -1,0 +1,232 @@
+"""The one judged flow, for every judged benchmark (Arena-Hard, MT-Bench, AlpacaEval):
+
+    the model's answers (the runner)                    -> answers.jsonl
+    the reference answers (`evalkit.references`)        the other model's answers to the same questions
+    the games of each question (the plugin)             pairs, turns, references
+    the judge (temperature 0, re-asked once)            -> judgments.jsonl, appended and flushed game by game
+    the statistic (the plugin, `evalkit.stats`)         -> summary.json
+
+A judged benchmark is a `JudgedTask` plugin (judges/<name>/task.py) that supplies only what differs: its
+games, the judge messages, the verdict reader (`evalkit.scoring.verdicts`), the record of a verdict, and the
+statistic. Resuming is the same for all: a game whose record is already in judgments.jsonl is not asked again,
+so a run killed with kill -9 loses at most the games in flight, with or without the response cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from evalkit.backends.base import Backend
+from evalkit.judging import Judge, JudgeQuery, Judgment
+from evalkit.records import run_dir, write_json, write_jsonl
+from evalkit.references import DATASET, AnswerSources, ReferenceAnswers, answer_rows, reference_answers
+from evalkit.runner import PreparedRun, answer_all, flow_summary
+from evalkit.task import Task, read_jsonl
+from evalkit.types import Completion, GenerationConfig, Message, MetricValue, RunSummary, Sample, Score
+
+
+@dataclass(frozen=True)
+class Game:
+    """One question to the judge: the fields that identify it in judgments.jsonl (its resume key among them)
+    and the prompt."""
+
+    record: Mapping[str, Any]
+    messages: tuple[Message, ...]
+    reask: str
+
+
+@dataclass(frozen=True)
+class JudgedRun:
+    """What a plugin's hooks see of one judged run."""
+
+    prepared: PreparedRun
+    model: str
+    judge: Judge
+    references: Mapping[str, ReferenceAnswers]  # the other models' answers, by reference name
+    requested: tuple[str, ...]  # the references as named (--reference, else the plugin's default)
+    output_root: Path  # the results store (AlpacaEval reads other models' judgments there)
+
+    @property
+    def lang(self) -> str:
+        return self.prepared.lang
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The statistic of a judged run: metrics (none when no verdict could be read), extra facts, breakdown."""
+
+    metrics: Mapping[str, MetricValue]
+    extra: Mapping[str, Any]
+    breakdown: Mapping[str, Any] = field(default_factory=dict)
+
+
+class JudgedTask(Task):
+    """A judged benchmark: answers are judged against the answers of another model (the reference)."""
+
+    kind = "judged"
+    #: The reference when the user names none: a model string, or DATASET (answers shipped with the questions).
+    default_reference: ClassVar[str] = DATASET
+    #: How many references one run may compare against (None: any number, one column each).
+    max_references: ClassVar[int | None] = 1
+
+    def score(self, sample: Sample, completion: str, lang: str) -> Score:
+        return Score(extracted={}, values={})
+
+    # -- what differs between judged benchmarks --------------------------------------------------------------
+    def answer_record(self, sample: Sample, answers: Sequence[Completion], model: str) -> dict[str, Any]:
+        """One line of answers.jsonl (default: FastChat's model_answer schema)."""
+        return next(iter(answer_rows([sample], [answers], model)))
+
+    def dataset_answer(self, sample: Sample) -> list[str] | None:
+        """The reference answer shipped with a question (the DATASET reference), by turn."""
+        return None
+
+    def needs_reference(self, sample: Sample) -> bool:
+        """Whether this question is judged against a reference answer (MT-Bench: only some categories)."""
+        return True
+
+    def games(self, run: JudgedRun, sample: Sample, answers: Sequence[str]) -> Iterable[Game]:
+        raise NotImplementedError
+
+    def judge_config(self, judge: Judge) -> GenerationConfig | None:
+        """The judge's generation settings for this benchmark (None: the judge's own)."""
+        return None
+
+    def read_verdict(self, completion: Completion) -> Any | None:
+        raise NotImplementedError
+
+    def verdict_record(self, game: Game, judgment: Judgment[Any]) -> dict[str, Any]:
+        """The fields a verdict adds to its game's record in judgments.jsonl."""
+        return judgment.to_dict()
+
+    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What makes two records the same game (a recorded game is not asked again)."""
+        raise NotImplementedError
+
+    def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
+        """Whether a record in judgments.jsonl counts for this run (same model, judge, references)."""
+        raise NotImplementedError
+
+    def statistic(self, run: JudgedRun, records: Sequence[Mapping[str, Any]],
+                  answers: Mapping[str, Sequence[Completion]]) -> Outcome:  # fmt: skip
+        raise NotImplementedError
+
+    def not_judged(self, run_model: str, references: Sequence[str]) -> str | None:
+        """Why there is nothing to judge (the model is its own reference, say), or None."""
+        return None
+
+    def dataset_reference_name(self, prepared: PreparedRun) -> str:
+        """The name the DATASET reference goes by (AlpacaEval: the generator named in the data)."""
+        return DATASET
+
+
+@dataclass(frozen=True)
+class JudgedSettings:
+    """Whose answers a judged run judges, where it writes, and which references it compares against."""
+
+    model: str
+    model_slug: str
+    sources: AnswerSources
+    references: tuple[str, ...] = ()  # --reference (empty: the plugin's default)
+
+
+def read_judgments(path: Path) -> list[dict[str, Any]]:
+    return list(read_jsonl(path)) if path.is_file() else []
+
+
+class JudgmentLog:
+    """judgments.jsonl opened for appending; every record is written, flushed and fsynced on its own."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle: IO[str] = path.open("a", encoding="utf-8")
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
+               settings: JudgedSettings) -> RunSummary | None:  # fmt: skip
+    """Answer every question; with a judge, judge every game not yet recorded and write summary.json."""
+    task = prepared.task
+    assert isinstance(task, JudgedTask)
+    lang = prepared.lang
+    started_at, clock = datetime.now(timezone.utc), time.monotonic()
+    steps = answer_all(prepared, backend)
+    out = run_dir(settings.sources.output_root, settings.model_slug, task.name, lang)
+    write_jsonl(out / "answers.jsonl", (task.answer_record(s, a, settings.model)
+                                        for s, a in zip(prepared.samples, steps, strict=True)))  # fmt: skip
+    if judge is None:
+        print(f"{task.name}/{lang}: {len(steps)} answers written (no --judge: not judged)")
+        return None
+    names = settings.references or (task.default_reference,)
+    if task.max_references is not None and len(names) > task.max_references:
+        raise ValueError(f"{task.name}: at most {task.max_references} --reference; got {', '.join(names)}")
+    reason = task.not_judged(settings.model, names)
+    if reason is not None:
+        print(f"{task.name}/{lang}: {reason}")
+        return None
+    references: dict[str, ReferenceAnswers] = {}
+    if any(task.needs_reference(s) for s in prepared.samples):
+        for name in names:
+            found = reference_answers(prepared, name, settings.sources, task.dataset_answer,
+                                      task.dataset_reference_name(prepared))  # fmt: skip
+            if found.name in references:
+                raise ValueError(f"{task.name}/{lang}: the reference {found.name!r} is named twice")
+            references[found.name] = found
+    run = JudgedRun(prepared, settings.model, judge, references, tuple(names), settings.sources.output_root)
+
+    log_path = out / "judgments.jsonl"
+    done = {task.resume_key(r) for r in read_judgments(log_path)}
+    games = [game for sample, answers in zip(prepared.samples, steps, strict=True)
+             if all(c.ok for c in answers)
+             for game in task.games(run, sample, [c.text for c in answers])
+             if task.resume_key(game.record) not in done]  # fmt: skip
+    log = JudgmentLog(log_path)
+    failed = 0
+
+    def record(index: int, judgment: Judgment[Any]) -> None:
+        nonlocal failed
+        if judgment.error is not None:
+            failed += 1  # not recorded: asked again next time
+            return
+        log.append({**games[index].record, **task.verdict_record(games[index], judgment)})
+
+    try:
+        judge.run([JudgeQuery(g.messages, g.reask) for g in games], parse=lambda text: None,
+                  description=f"{task.name}/{lang} judge", read=task.read_verdict,
+                  config=task.judge_config(judge), on_judgment=record)  # fmt: skip
+    finally:
+        log.close()
+
+    recorded = [r for r in read_judgments(log_path) if task.belongs(run, r)]
+    answered = {s.id: a for s, a in zip(prepared.samples, steps, strict=True)}
+    outcome = task.statistic(run, recorded, answered)
+    if not outcome.metrics:
+        print(f"{task.name}/{lang}: warning: no verdict on {settings.model} could be read; not scored (see {log_path})",
+              file=sys.stderr)  # fmt: skip
+    completions = [c for answers in steps for c in answers]
+    summary = flow_summary(
+        prepared, backend, settings.model, metrics=outcome.metrics,
+        n=len({str(r["question_id"]) for r in recorded}),
+        n_errors=sum(any(not c.ok for c in a) for a in steps) + failed, completions=completions,
+        started_at=started_at, clock=clock, breakdown=outcome.breakdown,
+        extra={"judge": judge.model, "judge_backend": judge.identity,
+               "references": {name: ref.source for name, ref in references.items()},
+               **outcome.extra, "judge_failures": failed, "task_options": dict(task.option_values)},
+    )  # fmt: skip
+    write_json(out / "summary.json", summary.to_dict())
+    return summary
