@@ -128,22 +128,33 @@ def score_models(judgments: Sequence[Mapping[str, Any]], baseline: str, method: 
 
 
 # -- interop: score arena-hard-auto's own files (or ours) -------------------------------------------------
+#: arena-hard-auto v2's baseline per question category (utils/judge_utils.py JUDGE_SETTINGS).
+V2_CATEGORY_BASELINES = {"hard_prompt": "o3-mini-2025-01-31", "coding": "o3-mini-2025-01-31",
+                         "math": "o3-mini-2025-01-31", "creative_writing": "gemini-2.0-flash-001",
+                         "arena-hard-v0.1": "gpt-4-0314"}  # fmt: skip
+
+
 def judgment_rows_from_file(path: Path) -> list[dict[str, Any]]:
-    """Game rows from arena-hard-auto model_judgment files (`games` lists) or our judgments.jsonl."""
+    """Game rows from arena-hard-auto model_judgment files (`games` lists) or our judgments.jsonl.
+
+    An arena-hard-auto row with fewer than two games, or a game without a score, gives a row whose verdict is
+    None (counted as dropped, never silently left out).
+    """
     rows: list[dict[str, Any]] = []
     for row in read_jsonl(path):
         if "games" in row:
             model, baseline = str(row["model"]), row.get("baseline")
             games = row["games"]
-            if not isinstance(games, list) or len(games) < 1:
+            if not isinstance(games, list):
                 raise TaskDataError(f"{path}:{row['_line']}: field 'games' must be a list of games")
-            for game, entry in enumerate(games[:2], start=1):
+            for game in (1, 2):
+                entry = games[game - 1] if len(games) >= game else None
                 verdict = entry.get("score") if isinstance(entry, dict) else None
                 verdict = parse_pairwise_verdict(f"[[{verdict}]]") if isinstance(verdict, str) else None
                 a, b = ("__baseline__", model) if game == 1 else (model, "__baseline__")
                 rows.append({"question_id": str(row.get("question_id", row.get("uid"))), "game": game, "model_a": a,
                              "model_b": b, "model": model, "baseline": baseline, "judge": row.get("judge"),
-                             "verdict": verdict})  # fmt: skip
+                             "category": row.get("category"), "verdict": verdict})  # fmt: skip
         elif {"question_id", "game", "model_a", "model_b", "verdict"} <= set(row):
             rows.append(row)
         else:
@@ -152,35 +163,108 @@ def judgment_rows_from_file(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def answer_lengths(paths: Sequence[Path]) -> dict[str, list[int]]:
+    """Answer lengths in tokens per model. As arena-hard-auto, a model_answer file names its model by its file
+    name (our answers.jsonl files by their `model` field); a question answered twice in one file counts once."""
+    lengths: dict[str, list[int]] = {}
+    for path in paths:
+        per_question: dict[str, int] = {}
+        name = path.stem
+        for row in read_jsonl(path):
+            if path.name == "answers.jsonl":
+                name = str(row.get("model") or row.get("model_id") or name)
+            tokens = answer_tokens(row)
+            if tokens is not None:
+                per_question.setdefault(str(row.get("question_id", row.get("uid"))), tokens)
+        lengths.setdefault(name, []).extend(per_question.values())
+    return lengths
+
+
+def _usable_games(rows: Sequence[Mapping[str, Any]], method: str) -> dict[str, int]:
+    """Per model, the games that enter the statistic (v2 needs both games of a question)."""
+    if method == "v2":
+        pairs: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            pairs.setdefault((row["model"], str(row["question_id"])), []).append(row)
+        usable: dict[str, int] = {}
+        for (model, _), games in pairs.items():
+            if len(games) == 2 and all(g.get("verdict") in VERDICT_OUTCOMES for g in games):
+                usable[model] = usable.get(model, 0) + 2
+        return usable
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.get("verdict") in VERDICT_OUTCOMES:
+            counts[row["model"]] = counts.get(row["model"], 0) + 1
+    return counts
+
+
 def leaderboard_from_files(judgment_paths: Sequence[Path], answer_paths: Sequence[Path], baseline: str,
                            method: str, rounds: int, seed: int) -> list[dict[str, Any]]:  # fmt: skip
-    """Model | score | CI | avg tokens for every model in the judgments, jointly fitted, baseline at 50."""
+    """Model | score | CI | avg tokens | games (usable, dropped) for every model in the judgments, jointly
+    fitted, the baseline at 50. A model without one usable game is listed with no score; no usable game at all
+    is an error."""
     rows = [r for path in judgment_paths for r in judgment_rows_from_file(path)]
+    if not rows:
+        raise TaskDataError(f"no judgments in {', '.join(map(str, judgment_paths)) or 'the given folder'}")
     for row in rows:  # arena-hard-auto files leave the baseline implicit
         for side in ("model_a", "model_b"):
             if row[side] == "__baseline__":
                 row[side] = baseline
-    scores = score_models(rows, baseline, method, rounds, seed)
-    lengths: dict[str, list[int]] = {}
-    for path in answer_paths:
-        for row in read_jsonl(path):
-            name = row.get("model") or row.get("model_id") or path.stem
-            tokens = answer_tokens(row)
-            if tokens is not None:
-                lengths.setdefault(str(name), []).append(tokens)
-    table = [{"model": s.model, "score": s.score, "lower": s.lower, "upper": s.upper} for s in scores]
-    table.append({"model": baseline, "score": 50.0, "lower": 50.0, "upper": 50.0})
+    usable = _usable_games(rows, method)
+    if not usable:
+        raise TaskDataError("no judgment has a usable verdict (every game is unparsed or incomplete)")
+    scores = {s.model: s for s in score_models(rows, baseline, method, rounds, seed)}
+    lengths = answer_lengths(answer_paths)
+    models = sorted({r["model"] for r in rows})
+    table: list[dict[str, Any]] = []
+    for model in models:
+        games = [r for r in rows if r["model"] == model]
+        found = scores.get(model)
+        table.append({"model": model, "score": found.score if found else None,
+                      "lower": found.lower if found else None, "upper": found.upper if found else None,
+                      "games": len(games), "usable": usable.get(model, 0),
+                      "dropped": len(games) - usable.get(model, 0)})  # fmt: skip
+    table.append({"model": baseline, "score": 50.0, "lower": 50.0, "upper": 50.0, "games": 0, "usable": 0,
+                  "dropped": 0})  # fmt: skip
     for entry in table:
         counts = lengths.get(entry["model"]) or lengths.get(entry["model"].split("/")[-1])
-        entry["avg_tokens"] = sum(counts) / len(counts) if counts else None
-    return sorted(table, key=lambda e: (-e["score"], e["model"]))
+        entry["avg_tokens"] = int(sum(counts) / len(counts)) if counts else None  # truncated, as arena-hard-auto
+    return sorted(table, key=lambda e: (e["score"] is None, -(e["score"] or 0.0), e["model"]))
+
+
+def category_leaderboards(judgment_paths: Sequence[Path], rounds: int, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """arena-hard-auto v2: per question category, every model against that category's own baseline (the one
+    its judgments name, else V2_CATEGORY_BASELINES) by the v2 statistic. Fixes a reference bug: upstream's
+    show_result narrows its battle table to the first category and then looks for the next one in it, so
+    asking for two categories fails."""
+    rows = [r for path in judgment_paths for r in judgment_rows_from_file(path)]
+    by_category: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_category.setdefault(str(row.get("category") or "uncategorised"), []).append(row)
+    boards: dict[str, list[dict[str, Any]]] = {}
+    for category, category_rows in sorted(by_category.items()):
+        named = {r.get("baseline") for r in category_rows if r.get("baseline")}
+        baseline = named.pop() if len(named) == 1 else V2_CATEGORY_BASELINES.get(category, "baseline")
+        for row in category_rows:
+            for side in ("model_a", "model_b"):
+                if row[side] == "__baseline__":
+                    row[side] = baseline
+        scores = score_models(category_rows, baseline, "v2", rounds, seed)
+        boards[category] = [{"model": s.model, "score": s.score, "lower": s.lower, "upper": s.upper,
+                             "baseline": baseline} for s in scores]  # fmt: skip
+    return boards
 
 
 def format_table(table: Sequence[Mapping[str, Any]], method: str) -> str:
     level = "95% CI" if method == "v0.1" else "90% CI"
-    lines = [f"{'Model':<40} | {'Score':>6} | {level:^14} | Avg tokens"]
+    lines = [f"{'Model':<40} | {'Score':>6} | {level:^14} | {'Avg tokens':>10} | games (dropped)"]
     for e in table:
+        tokens = "—" if e["avg_tokens"] is None else str(e["avg_tokens"])
+        if e["score"] is None:
+            lines.append(f"{e['model']:<40} | {'—':>6} | {'no usable game':^14} | {tokens:>10} | "
+                         f"{e['games']} ({e['dropped']})")  # fmt: skip
+            continue
         interval = f"({e['lower'] - e['score']:+.1f}, {e['upper'] - e['score']:+.1f})"
-        tokens = "—" if e["avg_tokens"] is None else f"{e['avg_tokens']:.0f}"
-        lines.append(f"{e['model']:<40} | {e['score']:>6.1f} | {interval:^14} | {tokens}")
+        lines.append(f"{e['model']:<40} | {e['score']:>6.1f} | {interval:^14} | {tokens:>10} | "
+                     f"{e['games']} ({e['dropped']})")  # fmt: skip
     return "\n".join(lines)

@@ -12,14 +12,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
 from evalkit.alpaca_eval import format_table as alpaca_format
 from evalkit.alpaca_eval import score_annotations
-from evalkit.arena import METHODS, format_table, leaderboard_from_files
+from evalkit.arena import METHODS, category_leaderboards, format_table, leaderboard_from_files
 from evalkit.backends import BackendError, BackendOptions
 from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.modelspec import ModelSpecError, parse_model_string
@@ -30,6 +30,7 @@ from evalkit.references import DATASET
 from evalkit.runner import RunSettings, prepare_run
 from evalkit.session import JudgeSettings, Session, run_all
 from evalkit.task import TaskDataError, is_hub_data
+from evalkit.types import finite_number
 
 LM_EVAL_PREFIX = "lm_eval:"
 ARENA_DEFAULT_BASELINE = "local:smollm2"
@@ -136,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rounds", type=int, default=100)
     score.add_argument("--seed", type=int, default=0)
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.add_argument("--by-category", action="store_true",
+                       help="v2: also score each question category against its own baseline (arena-hard-auto v2)")
 
     mt = commands.add_parser("mt-bench", help="MT-Bench utilities")
     mt_commands = mt.add_subparsers(dest="mt_command", required=True)
@@ -263,20 +266,42 @@ def command_arena_score(args: argparse.Namespace) -> int:
     judgments = _jsonl_files(args.judgments, "judgments.jsonl")
     answers = _jsonl_files(args.answers, "answers.jsonl") if args.answers else []
     table = leaderboard_from_files(judgments, answers, args.baseline, args.method, args.rounds, args.seed)
-    print(json.dumps(table, ensure_ascii=False, indent=2) if args.json else format_table(table, args.method))
+    boards = category_leaderboards(judgments, args.rounds, args.seed) if args.by_category else None
+    if args.json:
+        print(strict_json({"pooled": table, "categories": boards} if boards is not None else table))
+        return 0
+    print(format_table(table, args.method))
+    for category, board in (boards or {}).items():
+        print(f"\n{category} (baseline {board[0]['baseline'] if board else '—'})")
+        print(format_table([{**e, "avg_tokens": None, "games": 0, "dropped": 0} for e in board], "v2"))
     return 0
 
 
 def command_mt_bench_score(args: argparse.Namespace) -> int:
     table = mt_bench_table(_jsonl_files(args.judgments, "judgments.jsonl"), args.questions)
-    print(json.dumps(table, ensure_ascii=False, indent=2) if args.json else mt_bench_format(table))
+    print(strict_json(table) if args.json else mt_bench_format(table))
     return 0
 
 
 def command_alpaca_eval_score(args: argparse.Namespace) -> int:
     table = score_annotations(args.annotations, args.difficulty, args.gamed)
-    print(json.dumps(table, ensure_ascii=False, indent=2) if args.json else alpaca_format(table))
+    print(strict_json(table) if args.json else alpaca_format(table))
     return 0
+
+
+def strict_json(value: Any) -> str:
+    """JSON a strict parser reads: NaN and infinities (a model with no turn 2, say) are written as null."""
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, float):
+            return finite_number(item)
+        if isinstance(item, Mapping):
+            return {key: clean(v) for key, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        return item
+
+    return json.dumps(clean(value), ensure_ascii=False, indent=2, allow_nan=False)
 
 
 def parse_reference_answers(assignments: Sequence[str]) -> dict[str, Path]:

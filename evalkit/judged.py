@@ -123,6 +123,11 @@ class JudgedTask(Task):
         """Why there is nothing to judge (the model is its own reference, say), or None."""
         return None
 
+    def extra_references(self) -> tuple[str, ...]:
+        """References the plugin itself needs besides the requested ones (Arena-Hard v2: a baseline per
+        category)."""
+        return ()
+
     def dataset_reference_name(self, prepared: PreparedRun) -> str:
         """The name the DATASET reference goes by (AlpacaEval: the generator named in the data)."""
         return DATASET
@@ -181,7 +186,7 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
         return None
     references: dict[str, ReferenceAnswers] = {}
     if any(task.needs_reference(s) for s in prepared.samples):
-        for name in names:
+        for name in dict.fromkeys((*names, *task.extra_references())):
             found = reference_answers(prepared, name, settings.sources, task.dataset_answer,
                                       task.dataset_reference_name(prepared))  # fmt: skip
             if found.name in references:

@@ -130,3 +130,40 @@ def test_kill_9_while_judging_loses_at_most_the_games_in_flight(tmp_path, evalki
     assert rows[: len(kept)] == kept and len(rows) == 16
     assert len({(r["question_id"], r["game"]) for r in rows}) == 16  # no game judged twice
     assert asked_again <= 16 - len(kept) + 1
+
+
+def test_arena_v2_judges_each_category_against_its_own_baseline(tmp_path):
+    questions = tmp_path / "q.jsonl"
+    rows = [{"question_id": f"h{i}", "category": "hard_prompt", "turns": [{"content": f"Задача {i}?"}]}
+            for i in range(3)]
+    rows += [{"question_id": f"c{i}", "category": "creative_writing", "turns": [{"content": f"Стих {i}?"}]}
+             for i in range(3)]
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    hard, creative = tmp_path / "hard.jsonl", tmp_path / "creative.jsonl"
+    hard.write_text("".join(json.dumps({"question_id": f"h{i}", "answer": "короткий"}) + "\n" for i in range(3)))
+    creative.write_text("".join(json.dumps({"question_id": f"c{i}", "answer": "очень длинный и красивый ответ"})
+                                + "\n" for i in range(3)))  # fmt: skip
+
+    def answer_or_judge(messages):  # the judge prefers the longer answer
+        if messages[0]["role"] == "system" and "[[A>>B]]" in messages[0]["content"]:
+            prompt = messages[1]["content"]
+            a = prompt.split("<|The Start of Assistant A's Answer|>\n")[1].split("\n<|The End")[0]
+            b = prompt.split("<|The Start of Assistant B's Answer|>\n")[1].split("\n<|The End")[0]
+            return "[[A>B]]" if len(a) > len(b) else "[[B>A]]"
+        return "средний ответ"
+
+    with OpenAIStub(reply_fn=answer_or_judge) as stub:
+        model = f"openai:m@{stub.base_url}"
+        code = run(tmp_path, model, "--tasks", "arena_hard", "--langs", "ru", "--data", str(questions),
+                   "--arena-method", "v2", "--bootstrap-rounds", "20", "--reference-answers", f"o3-mini={hard}",
+                   "--reference-answers", f"gemini-flash={creative}", "--baseline", "o3-mini", "--task-option",
+                   "arena_hard.category_baselines=hard_prompt=o3-mini,creative_writing=gemini-flash")  # fmt: skip
+    assert code == 0
+    records = read_rows(tmp_path / "out/m/arena_hard/ru/judgments.jsonl")
+    assert {(r["category"], r["baseline"]) for r in records} == {("hard_prompt", "o3-mini"),
+                                                                  ("creative_writing", "gemini-flash")}
+    summary = json.loads((tmp_path / "out/m/arena_hard/ru/summary.json").read_text(encoding="utf-8"))
+    categories = summary["breakdown"]["category"]
+    assert categories["hard_prompt"]["score"]["value"] == pytest.approx(100.0)  # beats the short baseline
+    assert categories["creative_writing"]["score"]["value"] == pytest.approx(0.0)  # loses to the long one
+    assert categories["hard_prompt"]["baseline"] == "o3-mini" and summary["metrics"]["score"]["value"] == 50.0

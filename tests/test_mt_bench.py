@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from evalkit.cli import main
 from evalkit.mt_bench import CATEGORIES, NEEDS_REFERENCE, prompt_name, table_from_files
 from evalkit.plugins import load_task
 from evalkit.stats import Rating, mt_bench_scores
@@ -128,3 +129,12 @@ def test_bad_rows_name_the_field(tmp_path):
     path.write_text(json.dumps({"question_id": 1, "category": "math", "turns": ["only one"]}) + "\n")
     with pytest.raises(TaskDataError, match=r"field 'turns'"):
         bench.load("ru", str(path))
+
+
+def test_score_json_is_strict_when_a_model_has_no_second_turn(tmp_path, capsys):
+    path = tmp_path / "judgments.jsonl"
+    path.write_text(json.dumps({"question_id": 1, "model": "m", "judge": ["j", "single-v1"], "score": 7, "turn": 1,
+                                "category": "writing"}) + "\n")
+    assert main(["mt-bench", "score", "--judgments", str(path), "--json"]) == 0
+    printed = capsys.readouterr().out
+    assert "NaN" not in printed and json.loads(printed)[0]["turn2"] is None

@@ -54,6 +54,9 @@ class ArenaHard(JudgedTask):
                              "scores, 90% CI)", choices=METHODS),
         "rounds": TaskOption("100", "bootstrap rounds"),
         "seed": TaskOption("0", "bootstrap seed"),
+        "category_baselines": TaskOption("", "CATEGORY=MODEL,... : judge each question category against its own "
+                                         "baseline, as arena-hard-auto v2 (hard_prompt=o3-mini-2025-01-31,"
+                                         "creative_writing=gemini-2.0-flash-001); other categories use --baseline"),
     }  # fmt: skip
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
@@ -84,12 +87,25 @@ class ArenaHard(JudgedTask):
                 "token_counter": counter, "finish_reason": answer.finish_reason, "usage": answer.usage.to_dict(),
                 "error": answer.error}  # fmt: skip
 
+    def category_baselines(self) -> dict[str, str]:
+        pairs = [p.strip() for p in self.option("category_baselines").split(",") if p.strip()]
+        mapping = dict(p.partition("=")[::2] for p in pairs)
+        if any(not k or not v for k, v in mapping.items()):
+            raise TaskDataError(f"task option {self.name}.category_baselines: expected CATEGORY=MODEL pairs")
+        return {k.strip(): v.strip() for k, v in mapping.items()}
+
+    def extra_references(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.category_baselines().values()))
+
+    def _baseline(self, run: JudgedRun, sample: Sample) -> str:
+        return self.category_baselines().get(sample.metadata.get("category", ""), run.requested[0])
+
     def not_judged(self, run_model: str, references: Sequence[str]) -> str | None:
         return f"{run_model} is the baseline; answers written, nothing to judge" if run_model in references else None
 
     def games(self, run: JudgedRun, sample: Sample, answers: Sequence[str]) -> Iterable[Game]:
         """Two games per question: A = baseline, B = model; then swapped."""
-        (baseline,) = run.references.values()
+        baseline = run.references[self._baseline(run, sample)]
         base = baseline.answers.get(sample.id)
         if base is None:
             return
@@ -98,7 +114,8 @@ class ArenaHard(JudgedTask):
             ((baseline.name, model, base[0], answers[0]), (model, baseline.name, answers[0], base[0])), start=1
         ):
             record = {"question_id": sample.id, "game": game, "model_a": a, "model_b": b, "model": model,
-                      "baseline": baseline.name, "judge": run.judge.model}  # fmt: skip
+                      "baseline": baseline.name, "judge": run.judge.model,
+                      "category": sample.metadata.get("category", "")}  # fmt: skip
             yield Game(record, self.judge_messages(sample, text_a, text_b, run.lang), self.reask(run.lang))
 
     def read_verdict(self, completion: Completion) -> str | None:
@@ -114,16 +131,22 @@ class ArenaHard(JudgedTask):
 
     def statistic(self, run: JudgedRun, records: Sequence[Mapping[str, Any]],
                   answers: Mapping[str, Sequence[Completion]]) -> Outcome:  # fmt: skip
-        (baseline,) = run.references.values()
+        baseline = run.references[run.requested[0]]
         method, rounds, seed = self.option("method"), self._integer("rounds"), self._integer("seed")
-        scores = score_models(records, baseline.name, method, rounds, seed)
+        baselines = {r["baseline"] for r in records}
+        # several baselines (one per category) pool as arena-hard-auto v2 does: per-question scores together
+        pooled_method = method if len(baselines) <= 1 else "v2"
+        scores = score_models(records, baseline.name, pooled_method, rounds, seed)
         result = scores[0] if scores else None
         answered = [answer_tokens_of(a[-1])[0] for a in answers.values() if a[-1].ok]
         counter = next((answer_tokens_of(a[-1])[1] for a in answers.values()), "backend")
         return Outcome(
             metrics={"score": MetricValue(result.score, None)} if result else {},
+            breakdown={"category": self._per_category(records, method, rounds, seed)} if method == "v2" or len(
+                baselines) > 1 else {},
             extra={
-                "method": method, "ci": [result.lower, result.upper] if result else None,
+                "method": method, "pooled_method": pooled_method,
+                "category_baselines": self.category_baselines(), "ci": [result.lower, result.upper] if result else None,
                 "ci_level": 0.95 if method == "v0.1" else 0.90,
                 "avg_tokens": sum(answered) / len(answered) if answered else None, "token_counter": counter,
                 "baseline": baseline.name, "baseline_answers": baseline.source, "rounds": rounds, "seed": seed,
@@ -133,6 +156,24 @@ class ArenaHard(JudgedTask):
                                                 if a[-1].ok and qid not in baseline.answers),
             },
         )  # fmt: skip
+
+    @staticmethod
+    def _per_category(records: Sequence[Mapping[str, Any]], method: str, rounds: int,
+                      seed: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+        """Each question category scored against its own baseline (arena-hard-auto v2), with its CI."""
+        by_category: dict[str, list[Mapping[str, Any]]] = {}
+        for record in records:
+            by_category.setdefault(str(record.get("category") or "uncategorised"), []).append(record)
+        result: dict[str, dict[str, Any]] = {}
+        for category, rows in sorted(by_category.items()):
+            (baseline, *_) = sorted({r["baseline"] for r in rows})
+            scores = score_models(rows, baseline, method, rounds, seed)
+            entry: dict[str, Any] = {"n": len({r["question_id"] for r in rows}), "baseline": baseline}
+            if scores:
+                entry["score"] = MetricValue(scores[0].score, None).to_dict()
+                entry["ci"] = [scores[0].lower, scores[0].upper]
+            result[category] = entry
+        return result
 
     def _integer(self, name: str) -> int:
         try:
