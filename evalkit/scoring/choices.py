@@ -69,7 +69,7 @@ def _marked() -> re.Pattern[str]:
 def _several() -> re.Pattern[str]:
     """More letters right after a letter ("A и B", "A, C"): a list, not a choice."""
     return re.compile(
-        rf"^\s*[)\]*_]*\s*(?:[,/&+]|{phrases.pattern('alternative').pattern})\s*[(\[*_]*\s*[{_CAPITAL}](?!\w)",
+        rf"^\s*[)\]*_]*\s*(?:[,/&+]|{phrases.pattern('alternative').pattern})\s*[(\[*_]*\s*(?-i:[{_CAPITAL}])(?!\w)",
         re.IGNORECASE,
     )
 
@@ -234,7 +234,10 @@ def _on_first_and_last_lines(text: str, n_options: int) -> Iterator[Commitment]:
                 yield offset + bare.start(), letter, "final_line" if offset == last_offset else "first_line"
     # "…называется так: **закон убывающей полезности** — **(H)**"
     ending = re.search(rf"(?:\*\*\(?|\()(?-i:([{_CAPITAL}]))(?:\)\*\*|\*\*|\))[\s.!]*$", last_line)
-    if ending and (letter := _normalise(ending.group(1), n_options)) and not _in_list(last_line, ending.start()):
+    before = last_line[max(0, ending.start() - 8) : ending.start()] if ending else ""
+    negated = phrases.pattern("negation").search(before) is not None  # "odpowiedź to (G), a nie (A)."
+    if ending and (letter := _normalise(ending.group(1), n_options)) and not (_in_list(last_line, ending.start())
+                                                                                  or negated):
         yield last_offset + ending.start(1), letter, "final_line"
     option = phrases.pattern("option").search(last_line)
     if option and len(last_line) < 120:
