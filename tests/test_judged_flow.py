@@ -4,6 +4,7 @@ game (a kill -9 loses at most the games in flight, with or without the cache), r
 import json
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -167,3 +168,9 @@ def test_arena_v2_judges_each_category_against_its_own_baseline(tmp_path):
     assert categories["hard_prompt"]["score"]["value"] == pytest.approx(100.0)  # beats the short baseline
     assert categories["creative_writing"]["score"]["value"] == pytest.approx(0.0)  # loses to the long one
     assert categories["hard_prompt"]["baseline"] == "o3-mini" and summary["metrics"]["score"]["value"] == 50.0
+
+
+def test_the_judge_engine_imports_without_the_openai_client():
+    code = "import sys, evalkit.judging, evalkit.judged; assert 'openai' not in sys.modules, 'openai imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
