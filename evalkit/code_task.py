@@ -21,14 +21,14 @@ def unisolated_allowed() -> bool:
 
 
 class CodeTask(Task):
-    """Subclasses build the full program for one answer in `program(sample, code)`."""
+    """Subclasses build the solution and its tests for one answer in `program(sample, code)`."""
 
     metrics = ("passed",)
     primary_metric = "pass@1"
     chance_level = 0.0
     limits: ClassVar[sandbox.Limits] = sandbox.Limits(cpu_s=10, wall_s=20, memory_mb=1024, processes=64)
 
-    def program(self, sample: Sample, code: str) -> str:
+    def program(self, sample: Sample, code: str) -> sandbox.Program:
         raise NotImplementedError
 
     def load(self, lang: str, data: str, limit: int | None = None) -> list[Sample]:
@@ -42,10 +42,10 @@ class CodeTask(Task):
 
     def score_batch(self, samples: Sequence[Sample], completions: Sequence[str], lang: str) -> list[Score]:
         codes = [extract_code(text) for text in completions]
-        programs = [sandbox.Program(self.program(s, c)) for s, c in zip(samples, codes, strict=True)]
+        programs = [self.program(s, c) for s, c in zip(samples, codes, strict=True)]
         outcomes = sandbox.run_many(programs, self.limits, allow_unisolated=unisolated_allowed())
         return [
-            Score(extracted={"code": code, "status": o.status, "detail": o.detail},
+            Score(extracted={"code": code, "status": o.status, "detail": o.detail, "verdict_mode": o.verdict_mode},
                   values={"passed": float(o.passed)})  # fmt: skip
             for code, o in zip(codes, outcomes, strict=True)
         ]
@@ -60,5 +60,7 @@ class CodeTask(Task):
 
     def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         counts = Counter(str(e.get("status", "not_run")) for e in extracted)
+        modes = Counter(str(e["verdict_mode"]) for e in extracted if e.get("verdict_mode"))
         return {"outcomes": {s: counts.get(s, 0) for s in (*sandbox.STATUSES, "not_run")},
-                "isolation": sandbox.isolation()}  # fmt: skip
+                "verdict_mode": dict(sorted(modes.items())), "isolation": sandbox.isolation(),
+                "limits": sandbox.run_limits()}  # fmt: skip

@@ -1,36 +1,48 @@
-"""Running untrusted, model-written Python programs: `run(code, files, limits) -> Outcome`.
+"""Running untrusted, model-written Python programs: `run(program, limits) -> Outcome`.
+
+Verdicts are decided outside the model's interpreter (evalkit/sandbox_runner.py): inside the sandbox a
+trusted evaluator forks; the child runs the solution and answers calls to its functions with plain data
+only (a strict serialiser, by exact type); the parent runs the tests against those answers and writes the
+verdict on a pipe the harness opened and the child closed. The expected values never enter the solution's
+process, so printing a marker, tracing over the asserts, or an object whose `__eq__` is always True cannot
+pass. Tests that pass functions or the solution's own classes to it run in the child after the solution
+(`in-process`; counted apart as `extra.verdict_mode`), still with no marker the program could print.
 
 Isolation, strongest available first:
-  bwrap    bubblewrap (Debian package `bubblewrap`): new user/pid/net/ipc/uts/cgroup namespaces, only
-           /usr (+ the /bin, /lib symlinks) bound read-only, the program's folder read-only at /sandbox, a
-           private tmpfs /tmp as the only writable place, no network, an empty environment, all
-           capabilities dropped. When evalkit runs as root each run enters the sandbox as its own
-           unprivileged uid (61000-61063), so that the process limit (RLIMIT_NPROC, which the kernel does
-           not apply to root) holds per run, and everything left running under that uid is killed after.
-  unshare  `unshare --net` (+ a user namespace when not root) and the same rlimits: no network, but the
-           file system is visible; evalkit says so once per run and records it in the summary.
-  none     only rlimits; refused unless the caller passes allow_unisolated=True.
-Limits on every kind: CPU seconds (RLIMIT_CPU), address space (RLIMIT_AS), processes (RLIMIT_NPROC), file
-size (RLIMIT_FSIZE, which also caps what the program can print), a wall-clock timeout after which the whole
-process group (and with bwrap the whole pid namespace) is killed.
+  bwrap    bubblewrap (Debian package `bubblewrap`): new user/pid/net/ipc/uts/cgroup namespaces and no
+           further user namespaces (`--disable-userns`); a read-only root holding only /usr (+ the /bin,
+           /lib symlinks) and the program's folder (read-only, /sandbox); a private tmpfs /tmp of
+           `Limits.tmp_mb` as the only writable place; no network; an empty environment; all capabilities
+           dropped; a seccomp filter refusing io_uring, bpf, ptrace and the like (evalkit/seccomp.py). As
+           root, each run also gets its own unprivileged uid (61000-61063).
+  unshare  `unshare --net` (+ a user namespace when not root): no network, but the file system is visible;
+           evalkit says so once per run and records it in the summary.
+  none     refused unless the caller passes allow_unisolated=True.
+Limits: a control group per run (evalkit/cgroups.py) holds memory (including the tmpfs) and the number of
+processes for the program and everything it starts; where control groups cannot be made, per-process
+rlimits stand in and evalkit says so once. Also CPU seconds (RLIMIT_CPU), file size (RLIMIT_FSIZE, which
+caps what the program can print), and a wall-clock timeout after which every process of the run is killed.
 
-A program passes only if it reaches the end: a random marker is printed after the tests, so `sys.exit(0)`
-or `os._exit(0)` before the asserts counts as a failure. The interpreter inside is the system's
-`/usr/bin/python3` (override with EVALKIT_SANDBOX_PYTHON): benchmarks need only the standard library.
+Outcome labels the program cannot choose: `passed` only from the evaluator's verdict; `sandbox_error` only
+from bwrap's own status (`--json-status-fd`), never from what the program prints; `memory` from the control
+group's OOM kills or a MemoryError; the output is capped after the verdict, with a visible marker. The
+interpreter inside is the system's `/usr/bin/python3` (override with EVALKIT_SANDBOX_PYTHON).
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import marshal
 import os
 import queue
-import re
 import resource
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,9 +51,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from evalkit import cgroups, seccomp
+
 Status = Literal["passed", "failed", "timeout", "memory", "crashed", "sandbox_error"]
 STATUSES: tuple[Status, ...] = ("passed", "failed", "timeout", "memory", "crashed", "sandbox_error")
+VerdictMode = Literal["verdict", "in-process"]
 SANDBOX_UIDS = range(61000, 61064)  # unprivileged uids for sandboxed runs when evalkit is root: one per run
+RUNNER = Path(__file__).with_name("sandbox_runner.py")
 _free_uids: queue.SimpleQueue[int] = queue.SimpleQueue()
 for _uid in SANDBOX_UIDS:
     _free_uids.put(_uid)
@@ -51,10 +67,11 @@ for _uid in SANDBOX_UIDS:
 class Limits:
     cpu_s: int = 10
     wall_s: float = 20.0
-    memory_mb: int = 1024
+    memory_mb: int = 1024  # the whole run: every process and the tmpfs (per process where no cgroup can be made)
     processes: int = 64
     file_size_mb: int = 8
-    output_chars: int = 8000
+    output_chars: int = 8000  # what the outcome keeps of stdout / stderr (after the verdict is read)
+    tmp_mb: int = 64  # size of the private /tmp
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class Outcome:
     stderr: str = ""
     duration_s: float = 0.0
     isolation: str = ""
+    verdict_mode: str = ""
 
     @property
     def passed(self) -> bool:
@@ -74,7 +92,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Program:
+    """A solution and the tests that judge it. Without `tests`, `code` is a whole script that passes when it
+    runs to its end (in the solution's own process)."""
+
     code: str
+    tests: str = ""
+    prelude: str = ""  # imports the tests need (run before the solution and before the tests)
     files: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -90,8 +113,9 @@ def interpreter() -> str:
 def isolation() -> str:
     """'bwrap', 'unshare' or 'none': what this machine can do (checked once, by running a no-op)."""
     python = interpreter()
-    if shutil.which("bwrap") and _probe(_bwrap_prefix(Path(tempfile.gettempdir())) + [python, "-c", "pass"], True):
-        return "bwrap"
+    with tempfile.TemporaryDirectory(prefix="evalkit-probe-") as folder:
+        if shutil.which("bwrap") and _probe(_bwrap_prefix(Path(folder), Limits()) + [python, "-c", "pass"], True):
+            return "bwrap"
     if shutil.which("unshare") and _probe(_unshare_prefix() + [python, "-c", "pass"], False):
         print("evalkit: warning: bubblewrap is not available; model-written code runs under `unshare --net` and "
               "rlimits only (the file system is visible to it)", file=sys.stderr)  # fmt: skip
@@ -99,17 +123,29 @@ def isolation() -> str:
     return "none"
 
 
+@lru_cache(maxsize=1)
+def run_limits() -> str:
+    """How memory and processes are limited: 'cgroup v1' / 'cgroup v2', or 'rlimits' (said once)."""
+    found = cgroups.layout()
+    if found is None:
+        print("evalkit: warning: no control group can be made here; memory and process limits of sandboxed "
+              "programs are per process (rlimits), not for the run as a whole", file=sys.stderr)  # fmt: skip
+        return "rlimits"
+    return f"cgroup v{found.version}"
+
+
 def _probe(command: list[str], drop_root: bool) -> bool:
     try:
         uid = SANDBOX_UIDS[-1] if drop_root and os.geteuid() == 0 else None
         result = subprocess.run(command, capture_output=True, timeout=30,
-                                preexec_fn=lambda: _limit(Limits(), uid))  # fmt: skip
+                                preexec_fn=lambda: _limit(Limits(), uid, None))  # fmt: skip
         return result.returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
 
-def _bwrap_prefix(folder: Path) -> list[str]:
+def _bwrap_prefix(folder: Path, limits: Limits, seccomp_fd: int | None = None,
+                  status_fd: int | None = None) -> list[str]:  # fmt: skip
     binds = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib64", "lib32"):
         target = Path("/") / name
@@ -117,11 +153,15 @@ def _bwrap_prefix(folder: Path) -> list[str]:
             binds += ["--symlink", os.readlink(target), f"/{name}"]
         elif target.is_dir():
             binds += ["--ro-bind", f"/{name}", f"/{name}"]
+    extra = (["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []) + (
+        ["--json-status-fd", str(status_fd)] if status_fd is not None else [])
     return [
         "bwrap", *binds,
         "--ro-bind", str(folder), "/sandbox",
-        "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
-        "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+        "--remount-ro", "/",
+        "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+        "--cap-drop", "ALL", *extra,
         "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
         "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--chdir", "/tmp",
     ]  # fmt: skip
@@ -131,8 +171,11 @@ def _unshare_prefix() -> list[str]:
     return ["unshare", "--net", "--map-root-user"] if os.geteuid() != 0 else ["unshare", "--net"]
 
 
-def _limit(limits: Limits, uid: int | None) -> None:
-    """Child side, before exec: new session (so the group can be killed), limits, then no root."""
+def _limit(limits: Limits, uid: int | None, group: cgroups.RunGroup | None) -> None:
+    """Child side, before exec: into the run's control group, new session (so the group can be killed),
+    limits, then no root."""
+    if group is not None:
+        group.enter()
     os.setsid()
     mb = 1024 * 1024
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
@@ -143,7 +186,8 @@ def _limit(limits: Limits, uid: int | None) -> None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    if group is None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
 
 def _processes_of(uid: int) -> list[int]:
@@ -178,83 +222,252 @@ def _reap_uid(uid: int, deadline_s: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def run(
-    code: str,
-    files: Mapping[str, str] | None = None,
-    limits: Limits = Limits(),
-    allow_unisolated: bool = False,
-) -> Outcome:
-    """Run `code` (a whole Python program: solution + tests) in the sandbox and classify what happened."""
+def plan(program: Program) -> tuple[VerdictMode, list[str]]:
+    """How the tests are run: in the evaluator against the solution's answers ('verdict', with the tests'
+    top-level statements), or after the solution in its own process ('in-process'): tests that pass a
+    lambda or one of the solution's classes across cannot be judged from outside."""
+    if not program.tests.strip():
+        return "in-process", []
+    try:
+        tree = ast.parse(program.tests)
+    except SyntaxError:
+        return "in-process", []
+    try:
+        classes = {n.name for n in ast.parse(program.code).body if isinstance(n, ast.ClassDef)}
+    except SyntaxError:
+        classes = set()  # the solution does not compile: the child reports it
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda) or (isinstance(node, ast.Name) and node.id in classes):
+            return "in-process", []
+    statements = [ast.get_source_segment(program.tests, node) or "" for node in tree.body]
+    return "verdict", [s for s in statements if s.strip()]
+
+
+def run(program: Program | str, limits: Limits = Limits(), allow_unisolated: bool = False) -> Outcome:
+    """Run a solution against its tests in the sandbox and classify what happened."""
+    program = Program(program) if isinstance(program, str) else program
     kind = isolation()
     if kind == "none" and not allow_unisolated:
         raise SandboxUnavailable(
             "no sandbox available (install bubblewrap: apt-get install bubblewrap); refusing to run model-written "
             "code without isolation unless explicitly allowed (--allow-unisolated / EVALKIT_ALLOW_UNISOLATED=1)"
         )
-    marker = f"__evalkit_done_{secrets.token_hex(16)}__"
+    mode, statements = plan(program)
+    outcome = _run_mode(program, mode, statements, limits, kind)
+    if outcome.detail == "needs in-process":  # a test passed a function or an object across: run it inside
+        outcome = _run_mode(program, "in-process", [], limits, kind)
+    return outcome
+
+
+def _rlimits(limits: Limits, whole_run_limits: bool) -> dict[str, tuple[int, int]]:
+    """The rlimits the evaluator sets on itself (and so on the solution) before the solution starts."""
+    mb = 1024 * 1024
+    found = {"RLIMIT_CPU": (limits.cpu_s, limits.cpu_s + 1),
+             "RLIMIT_AS": (limits.memory_mb * mb, limits.memory_mb * mb),
+             "RLIMIT_FSIZE": (limits.file_size_mb * mb, limits.file_size_mb * mb), "RLIMIT_CORE": (0, 0)}
+    if not whole_run_limits:  # no control group: processes are counted per uid instead
+        found["RLIMIT_NPROC"] = (limits.processes, limits.processes)
+    return found
+
+
+def _run_mode(program: Program, mode: VerdictMode, statements: list[str], limits: Limits, kind: str) -> Outcome:
+    spec = {"mode": mode, "prelude": program.prelude, "code": program.code, "tests": program.tests,
+            "statements": statements, "limits": _rlimits(limits, run_limits() != "rlimits")}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="evalkit-sandbox-") as tmp:
         folder = Path(tmp)
         os.chmod(folder, 0o755)
-        program = folder / "program.py"
-        program.write_text(f"{code}\n\nprint({marker!r}, flush=True)\n", encoding="utf-8")
-        for name, content in (files or {}).items():
+        for name, content in program.files.items():
             path = folder / name
-            if path.resolve().parent != folder.resolve():
-                return Outcome("sandbox_error", f"file name {name!r} leaves the sandbox folder", isolation=kind)
+            if path.resolve().parent != folder.resolve() or name in ("runner.py", "spec.marshal", "seccomp.bpf"):
+                return Outcome("sandbox_error", f"file name {name!r} is not allowed in the sandbox folder",
+                               isolation=kind, verdict_mode=mode)  # fmt: skip
             path.write_text(content, encoding="utf-8")
+        shutil.copyfile(RUNNER, folder / "runner.py")
+        (folder / "spec.marshal").write_bytes(marshal.dumps(spec))
+        bpf = seccomp.filter_program() if kind == "bwrap" else None
+        if bpf is not None:
+            (folder / "seccomp.bpf").write_bytes(bpf)
         for path in folder.iterdir():
             os.chmod(path, 0o644)
-        if kind == "bwrap":
-            command = _bwrap_prefix(folder) + [interpreter(), "-I", "/sandbox/program.py"]
-            cwd = None
-        else:
-            prefix = _unshare_prefix() if kind == "unshare" else []
-            command = prefix + [interpreter(), "-I", str(program)]
-            cwd = str(folder)
-        return _execute(command, cwd, limits, marker, kind)
+        inside = Path("/sandbox") if kind == "bwrap" else folder
+        return _execute(folder, inside, limits, kind, mode, bpf is not None)
 
 
-def _execute(command: list[str], cwd: str | None, limits: Limits, marker: str, kind: str) -> Outcome:
-    # As root, each run gets its own unprivileged uid: RLIMIT_NPROC then bounds this run alone, and
-    # every process it left behind can be found and killed afterwards.
+def _execute(folder: Path, inside: Path, limits: Limits, kind: str, mode: str, filtered: bool) -> Outcome:
+    # As root, each run gets its own unprivileged uid, so whatever it left behind can be found and killed.
     uid = _free_uids.get() if kind == "bwrap" and os.geteuid() == 0 else None
+    group = None
+    if run_limits() != "rlimits":
+        try:
+            group = cgroups.RunGroup.create(cgroups.layout(), limits.memory_mb, limits.processes)  # type: ignore[arg-type]
+        except OSError:
+            group = None
     try:
-        return _execute_as(command, cwd, limits, marker, kind, uid)
+        return _execute_as(folder, inside, limits, kind, mode, filtered, uid, group)
     finally:
+        if group is not None:
+            group.remove()
         if uid is not None:
-            _reap_uid(uid)
+            if group is None:  # a control group already killed everything the run started
+                _reap_uid(uid)
             _free_uids.put(uid)
 
 
-def _execute_as(command: list[str], cwd: str | None, limits: Limits, marker: str, kind: str,
-                uid: int | None) -> Outcome:  # fmt: skip
+def _execute_as(folder: Path, inside: Path, limits: Limits, kind: str, mode: str, filtered: bool, uid: int | None,
+                group: cgroups.RunGroup | None) -> Outcome:  # fmt: skip
+    verdict_read, verdict_write = os.pipe()
+    go_read, go_write = os.pipe()
+    status_read, status_write = os.pipe() if kind == "bwrap" else (None, None)
+    seccomp_fd = os.open(folder / "seccomp.bpf", os.O_RDONLY) if filtered else None
+    runner = [interpreter(), "-I", "-S", str(inside / "runner.py"), str(inside / "spec.marshal"),
+              str(verdict_write), str(go_read)]  # fmt: skip
+    if kind == "bwrap":
+        command = _bwrap_prefix(folder, limits, seccomp_fd, status_write) + runner
+    else:
+        command = (_unshare_prefix() if kind == "unshare" else []) + runner
+    passed_fds = tuple(fd for fd in (verdict_write, go_read, status_write, seccomp_fd) if fd is not None)
     env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        try:
+        try:  # no preexec_fn: the harness is not forked with Python code to run, so starting is cheap
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-                preexec_fn=lambda: _limit(limits, uid),
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(folder), env=env,
+                pass_fds=passed_fds, start_new_session=True, user=uid, group=uid,
+                extra_groups=[] if uid is not None else None,
             )  # fmt: skip
         except OSError as exc:
-            return Outcome("sandbox_error", f"cannot start the sandbox: {exc}", isolation=kind)
-        timed_out = False
+            for fd in (verdict_read, go_write, *passed_fds, status_read):
+                if fd is not None:
+                    os.close(fd)
+            return Outcome("sandbox_error", f"cannot start the sandbox: {exc}", isolation=kind, verdict_mode=mode)
+        for fd in passed_fds:
+            os.close(fd)
+        clock = threading.Event()  # set by the timer when the wall-clock limit strikes
+        timer = threading.Timer(limits.wall_s, lambda: (clock.set(), _signal_group(process)))
+        timer.start()
+        status: dict = {}
         try:
-            process.wait(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            if status_read is not None:
+                status = _first_status(status_read)
+            if group is not None:  # the evaluator waits for this before it starts the solution
+                group.add(process.pid)
+                inner = status.get("child-pid")
+                if isinstance(inner, int):
+                    group.add(inner)  # bwrap's init; what it started before this moment is found below
+                    group.add(*_descendants(inner))
+            os.write(go_write, b"g")
+        except OSError:
+            _signal_group(process)  # not in its control group: it must not start the solution
         finally:
+            os.close(go_write)
+        try:
+            process.wait()  # blocking, no polling: the timer ends it at the limit
+        finally:
+            timer.cancel()
             _kill_group(process)
+            if group is not None:
+                group.kill_all()
+        timed_out = clock.is_set()
         duration = time.monotonic() - started
+        verdict = _read_verdict(verdict_read)
+        if status_read is not None:
+            status.update(_read_status(status_read))
+        oom = group.oom_kills() if group is not None else 0
         stdout, stderr = _read(out, limits.output_chars), _read(err, limits.output_chars)
-    return classify(process.returncode, stdout, stderr, marker, timed_out, duration, kind)
+    facts = RunFacts(process.returncode, timed_out, verdict, status, oom, kind, mode)
+    return classify(facts, stdout, stderr, duration)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc/<pid>/task/<tid>/children."""
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as handle:
+                    children = [int(c) for c in handle.read().split()]
+            except OSError:
+                continue
+            found += children
+            stack += children
+    return found
+
+
+def _first_status(fd: int) -> dict:
+    """bwrap's first status message ({"child-pid": n}: the sandbox has started), read as it arrives."""
+    data = b""
+    while b"}" not in data:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, _ = data.partition(b"}")
+    try:
+        value = json.loads(head + b"}") if head else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the harness itself observed of a run (never the program's output)."""
+
+    exit_code: int | None
+    timed_out: bool
+    verdict: dict | None  # the evaluator's verdict, from the pipe the program cannot write to
+    status: dict  # bubblewrap's --json-status-fd messages, merged
+    oom_kills: int
+    isolation: str
+    mode: str
+
+
+def _read_verdict(fd: int) -> dict | None:
+    """The evaluator's verdict (marshal data written by evalkit's own runner, which the program cannot reach)."""
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(1 << 20)
+    try:
+        value = marshal.loads(data) if data else None
+    except (ValueError, EOFError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _read_status(fd: int) -> dict:
+    """bwrap's status messages ({"child-pid": n} then {"exit-code": n}), merged into one dict."""
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(1 << 16).decode("utf-8", "replace")
+    merged: dict = {}
+    decoder = json.JSONDecoder()
+    position = 0
+    while position < len(data):
+        while position < len(data) and data[position].isspace():
+            position += 1
+        if position >= len(data):
+            break
+        try:
+            value, position = decoder.raw_decode(data, position)
+        except json.JSONDecodeError:
+            break
+        if isinstance(value, dict):
+            merged.update(value)
+    return merged
+
+
+def _signal_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    _signal_group(process)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -263,39 +476,43 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def _read(handle: tempfile._TemporaryFileWrapper[bytes] | object, limit: int) -> str:
+    """What the program printed, cut to `limit` characters with a visible marker (the verdict is already in)."""
+    handle.seek(0, os.SEEK_END)  # type: ignore[attr-defined]
+    size = handle.tell()  # type: ignore[attr-defined]
     handle.seek(0)  # type: ignore[attr-defined]
-    return handle.read(limit * 4).decode("utf-8", "replace")[:limit]  # type: ignore[attr-defined]
+    text = handle.read(limit * 4).decode("utf-8", "replace")  # type: ignore[attr-defined]
+    if len(text) > limit or size > limit * 4:
+        return text[:limit] + f"\n[evalkit: output cut at {limit} characters of {size} bytes]"
+    return text
 
 
-_ASSERT_LINE = re.compile(r'^\s*File "[^"]*program\.py", line \d+.*\n\s*(assert .+)$', re.MULTILINE)
+def classify(facts: RunFacts, stdout: str, stderr: str, duration: float) -> Outcome:
+    """The outcome from what the harness saw: the verdict, bwrap's status, the control group, the clock."""
 
-
-def classify(code: int | None, stdout: str, stderr: str, marker: str, timed_out: bool, duration: float,
-             kind: str) -> Outcome:  # fmt: skip
     def outcome(status: Status, detail: str = "") -> Outcome:
-        shown_stdout = stdout.replace(marker, "").rstrip()
-        return Outcome(status, detail, code, shown_stdout, stderr, round(duration, 4), kind)
+        return Outcome(status, detail, facts.exit_code, stdout.rstrip(), stderr, round(duration, 4), facts.isolation,
+                       facts.mode)  # fmt: skip
 
-    if timed_out:
+    verdict = facts.verdict
+    if facts.timed_out:
         return outcome("timeout", "wall-clock limit")
-    if code == 0 and marker in stdout:
-        return outcome("passed")
-    if kind == "bwrap" and code == 1 and stderr.startswith("bwrap:"):
-        return outcome("sandbox_error", stderr.strip()[:300])
-    # RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one (bwrap reports 128 + signal).
-    if code in (-signal.SIGXCPU, 128 + signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGKILL):
-        return outcome("timeout", "CPU limit")
-    if "MemoryError" in stderr:
-        return outcome("memory", "memory limit")
-    if "AssertionError" in stderr:
-        match = _ASSERT_LINE.search(stderr)
-        return outcome("failed", match.group(1).strip() if match else "assertion failed")
-    if code == 0:
-        return outcome("failed", "the program exited before its tests finished")
-    if code is not None and (code < 0 or code > 128):
-        return outcome("crashed", f"killed by signal {-code if code < 0 else code - 128}")
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {code}"
-    return outcome("failed", last[:300])
+    if facts.oom_kills:
+        return outcome("memory", "memory limit (the run's control group)")
+    if facts.isolation == "bwrap" and "child-pid" not in facts.status:
+        return outcome("sandbox_error", (stderr.strip() or f"bubblewrap exited with {facts.exit_code}")[:300])
+    if verdict is not None:
+        status = verdict.get("status")
+        detail = str(verdict.get("detail", ""))
+        if status == "passed":
+            return outcome("passed")
+        if status == "needs_in_process":
+            return outcome("failed", "needs in-process")
+        if status in ("memory", "timeout", "crashed"):
+            return outcome(status, detail)
+        return outcome("failed", detail)
+    # No verdict: the evaluator (idle while the solution works, so never the one over its CPU limit) was
+    # stopped by the program. Whatever the exit code says, it is no pass.
+    return outcome("failed", f"no verdict: the evaluator was stopped (exit code {facts.exit_code})")
 
 
 def run_many(programs: Sequence[Program], limits: Limits = Limits(), workers: int | None = None,
@@ -303,4 +520,4 @@ def run_many(programs: Sequence[Program], limits: Limits = Limits(), workers: in
     """Run programs in parallel; the result list follows the input order whatever the worker count."""
     workers = max(1, workers or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: run(p.code, p.files, limits, allow_unisolated), programs))
+        return list(pool.map(lambda p: run(p, limits, allow_unisolated), programs))

@@ -66,15 +66,16 @@ def test_cannot_delete_repository_files(tmp_path):
 
 def test_killing_the_parent_does_not_reach_the_harness():
     # Inside the pid namespace the parent is the sandbox's own init, which ignores the signal.
+    # The solution's parent is evalkit's evaluator: killing it leaves no verdict, which is no pass.
     outcome = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nassert False, 'after kill'", limits=FAST)
-    assert outcome.status == "failed" and outcome.detail == "assert False, 'after kill'"
+    assert outcome.status == "failed" and outcome.detail.startswith("no verdict")
     assert run("assert True", limits=FAST).passed  # the harness is still here
 
 
 def test_fork_bomb_is_contained_and_cleaned_up():
     started = time.monotonic()
     outcome = run("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", limits=FAST)
-    assert outcome.status == "timeout" and time.monotonic() - started < 30
+    assert outcome.status in ("timeout", "memory") and time.monotonic() - started < 30
     assert run("assert 2 + 2 == 4", limits=FAST).passed
 
 
@@ -96,7 +97,8 @@ def test_sleeping_forever_hits_the_wall_clock_limit():
 def test_printing_a_gigabyte_is_capped():
     code = "import sys\nblock = 'x' * 1_000_000\nfor _ in range(1000):\n    sys.stdout.write(block)"
     outcome = run(code, limits=FAST)
-    assert outcome.status != "passed" and len(outcome.stdout) <= FAST.output_chars
+    assert outcome.status != "passed" and len(outcome.stdout) <= FAST.output_chars + 100
+    assert "[evalkit: output cut at" in outcome.stdout
 
 
 def test_detached_background_process_does_not_survive():

@@ -16,11 +16,11 @@ en `openai/openai_humaneval` (test, 164). Bundled samples: 10 problems per langu
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.code_task import CodeTask
+from evalkit.sandbox import Program
 from evalkit.task import DataSource, TaskDataError
 from evalkit.types import GenerationConfig, Message, Sample
 
@@ -76,22 +76,22 @@ class HumanEval(CodeTask):
             task_text = sample.fields["instruction"].replace("{function}", task_text)
         return [Message("user", self.render(lang, task=task_text))]
 
-    def program(self, sample: Sample, code: str) -> str:
+    def program(self, sample: Sample, code: str) -> Program:
         fields = sample.fields
         entry = fields["entry_point"]
         if f"def {entry}" not in code:  # the model wrote only the body: complete the given signature
             code = fields["function"] + code
         if fields["schema"] == "humaneval":
-            return f"{code}\n\n{fields['test']}\n\ncheck({entry})\n"
-        checks = (
-            f"_tests = {json.dumps(fields['tests'], ensure_ascii=False)}\n"
-            f"_outputs = {json.dumps(fields['outputs'], ensure_ascii=False)}\n"
+            return Program(code, tests=f"{fields['test']}\n\ncheck({entry})\n")
+        checks = (  # Python literals (repr), not JSON: a test may hold True, False or None
+            f"_tests = {fields['tests']!r}\n"
+            f"_outputs = {fields['outputs']!r}\n"
             "for _number, (_args, _expected) in enumerate(zip(_tests, _outputs)):\n"
             f"    _got = {entry}(**_args)\n"
             "    assert str(_got) == _expected or repr(_got) == _expected, "
             "f'test {_number}: got {_got!r}, expected {_expected}'\n"
         )
-        return f"{code}\n\n{checks}"
+        return Program(code, tests=checks)
 
 
 TASK = HumanEval

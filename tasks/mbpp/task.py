@@ -3,7 +3,8 @@
 Schema: google-research-datasets/mbpp `sanitized` (`task_id`, `prompt`, `code`, `test_imports`,
 `test_list`); the `full` config's `text` is read as the prompt too. Prompt: 0-shot instruction in the item's
 language with the task text and the first test as an example, asking for one fenced Python block.
-Program run in evalkit.sandbox: test_imports + the extracted code + every assert of `test_list`.
+Program run in evalkit.sandbox: the extracted code is the solution, every assert of `test_list` a test (judged
+outside the solution's interpreter), `test_imports` the prelude of both.
 
 Metrics: pass@1 (and pass@5 / pass@10 when --samples N gives n >= k completions per problem), with the
 unbiased estimator 1 - C(n-c, k) / C(n, k) (evalkit.stats.pass_at_k); pass@1 at temperature 0 by default,
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.code_task import CodeTask
+from evalkit.sandbox import Program
 from evalkit.task import DataSource, TaskDataError
 from evalkit.types import GenerationConfig, Message, Sample
 
@@ -52,8 +54,8 @@ class MBPP(CodeTask):
         prompt = self.render(lang, prompt=sample.fields["prompt"], example=sample.fields["tests"][0])
         return [Message("user", prompt)]
 
-    def program(self, sample: Sample, code: str) -> str:
-        return "\n".join([*sample.fields["imports"], code, "", *sample.fields["tests"]])
+    def program(self, sample: Sample, code: str) -> Program:
+        return Program(code, tests="\n".join(sample.fields["tests"]), prelude="\n".join(sample.fields["imports"]))
 
 
 TASK = MBPP

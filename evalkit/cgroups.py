@@ -1,0 +1,147 @@
+"""Memory and process limits for a sandboxed program and everything it starts: one control group per run.
+
+RLIMIT_AS holds per process, so three forks of 800 MB each take 2.4 GB under a "1 GB" limit, and a tmpfs the
+program fills is memory no rlimit sees. A control group counts all of it — every process of the run and the
+pages of its tmpfs — against one `memory` limit, and one `pids` limit for the run as a whole. cgroup v2
+(`memory.max`, `pids.max`, `memory.swap.max`) is used where its controllers are enabled, else cgroup v1's
+memory and pids hierarchies (`memory.limit_in_bytes` + `memory.memsw.limit_in_bytes`, `pids.max`). Where
+neither can be written (not root, no controllers), `available()` is False and the sandbox falls back to
+rlimits and says so once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+_PREFIX = "evalkit-sandbox"
+
+
+@dataclass(frozen=True)
+class Layout:
+    version: int
+    memory: Path  # the folder run groups are made in, for the memory controller
+    pids: Path  # and for the pids controller (the same folder on v2)
+
+
+@lru_cache(maxsize=1)
+def layout() -> Layout | None:
+    """Where this machine lets evalkit make control groups (checked once, by making and removing one)."""
+    candidates: list[Layout] = []
+    unified = ROOT / "cgroup.controllers"
+    if unified.is_file() and {"memory", "pids"} <= set(unified.read_text().split()):
+        candidates.append(Layout(2, ROOT, ROOT))
+    if (ROOT / "memory" / "memory.limit_in_bytes").is_file() and (ROOT / "pids").is_dir():
+        candidates.append(Layout(1, ROOT / "memory", ROOT / "pids"))
+    for candidate in candidates:
+        try:
+            group = RunGroup.create(candidate, memory_mb=64, processes=8)
+            group.remove()
+            return candidate
+        except OSError:
+            continue
+    return None
+
+
+def available() -> bool:
+    return layout() is not None
+
+
+@dataclass
+class RunGroup:
+    """One run's control group(s): limits, the processes to put in, the OOM kills counted, removal."""
+
+    layout: Layout
+    memory_dir: Path
+    pids_dir: Path
+
+    @classmethod
+    def create(cls, where: Layout, memory_mb: int, processes: int) -> RunGroup:
+        name = f"{_PREFIX}-{os.getpid()}-{secrets.token_hex(4)}"
+        memory_dir, pids_dir = where.memory / name, where.pids / name
+        memory_dir.mkdir()
+        if pids_dir != memory_dir:
+            pids_dir.mkdir()
+        group = cls(where, memory_dir, pids_dir)
+        limit = str(memory_mb * 1024 * 1024)
+        if where.version == 2:
+            (memory_dir / "memory.max").write_text(limit)
+            _try_write(memory_dir / "memory.swap.max", "0")
+            (memory_dir / "pids.max").write_text(str(processes))
+        else:
+            (memory_dir / "memory.limit_in_bytes").write_text(limit)
+            _try_write(memory_dir / "memory.memsw.limit_in_bytes", limit)
+            (pids_dir / "pids.max").write_text(str(processes))
+        return group
+
+    def enter(self) -> None:
+        """Put the calling process in the group (all it starts afterwards follows)."""
+        self.add(os.getpid())
+
+    def add(self, *pids: int) -> None:
+        """Put processes in the group (before they start the processes that must be limited)."""
+        for pid in pids:
+            (self.memory_dir / "cgroup.procs").write_text(str(pid))
+            if self.pids_dir != self.memory_dir:
+                (self.pids_dir / "cgroup.procs").write_text(str(pid))
+
+    def oom_kills(self) -> int:
+        """How many processes of the run the kernel killed for memory."""
+        name = "memory.events" if self.layout.version == 2 else "memory.oom_control"
+        try:
+            for line in (self.memory_dir / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except OSError:
+            pass
+        return 0
+
+    def kill_all(self) -> None:
+        """SIGKILL every process still in the group (a fork bomb, a detached child)."""
+        if self.layout.version == 2 and (self.memory_dir / "cgroup.kill").exists():
+            _try_write(self.memory_dir / "cgroup.kill", "1")
+        for attempt in range(2000):
+            pids = self._pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.0005 if attempt < 100 else 0.01)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for folder in {self.memory_dir, self.pids_dir}:
+            for attempt in range(1000):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # the last processes are still leaving the group
+                    time.sleep(0.0005 if attempt < 100 else 0.01)
+
+    def _pids(self) -> list[int]:
+        pids: set[int] = set()
+        for folder in {self.memory_dir, self.pids_dir}:
+            try:
+                pids |= {int(p) for p in (folder / "cgroup.procs").read_text().split()}
+            except OSError:
+                pass
+        return sorted(pids)
+
+
+def _try_write(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError:
+        pass  # an optional knob (swap accounting) this kernel does not have
