@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -107,16 +108,7 @@ class RunGroup:
         """SIGKILL every process still in the group (a fork bomb, a detached child)."""
         if self.layout.version == 2 and (self.memory_dir / "cgroup.kill").exists():
             _try_write(self.memory_dir / "cgroup.kill", "1")
-        for attempt in range(2000):
-            pids = self._pids()
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.0005 if attempt < 100 else 0.01)
+        kill_until_gone(self._pids)
 
     def remove(self) -> None:
         self.kill_all()
@@ -138,6 +130,23 @@ class RunGroup:
             except OSError:
                 pass
         return sorted(pids)
+
+
+def kill_until_gone(pids_of: Callable[[], list[int]], deadline_s: float = 10.0) -> None:
+    """SIGKILL the processes `pids_of` lists until it lists none (polling fast at first) or the deadline."""
+    end = time.monotonic() + deadline_s
+    attempt = 0
+    while time.monotonic() < end:
+        pids = pids_of()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.0005 if attempt < 100 else 0.01)
+        attempt += 1
 
 
 def _try_write(path: Path, value: str) -> None:

@@ -207,19 +207,9 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
-def _reap_uid(uid: int, deadline_s: float = 10.0) -> None:
+def _reap_uid(uid: int) -> None:
     """Kill whatever still runs as `uid` (a background process, a fork bomb being torn down) and wait."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        pids = _processes_of(uid)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.02)
+    cgroups.kill_until_gone(lambda: _processes_of(uid))
 
 
 def plan(program: Program) -> tuple[VerdictMode, list[str]]:
