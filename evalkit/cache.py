@@ -16,6 +16,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from evalkit.records import dumps
 from evalkit.types import Completion, GenerationConfig, Request
 
 
@@ -34,7 +35,7 @@ def cache_key(backend_identity: str, model: str, request: Request) -> str:
         "replica": request.replica,
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ResponseCache:
@@ -65,13 +66,16 @@ class ResponseCache:
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(f"SELECT key, completion FROM completions WHERE key IN ({marks})", chunk)
                 for key, blob in rows:
-                    found[key] = Completion.from_dict(json.loads(blob), cached=True)
+                    try:
+                        found[key] = Completion.from_dict(json.loads(blob), cached=True)
+                    except (ValueError, KeyError, TypeError):  # a damaged entry: dropped and asked again
+                        self._db.execute("DELETE FROM completions WHERE key = ?", (key,))
         return found
 
     def put(self, key: str, completion: Completion) -> None:
         if not completion.ok:
             return
-        blob = json.dumps(completion.to_dict(), ensure_ascii=False)
+        blob = dumps(completion.to_dict())
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO completions (key, completion, created) VALUES (?, ?, ?)",

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,18 @@ from evalkit import __version__
 from evalkit.alpaca_eval import format_table as alpaca_format
 from evalkit.alpaca_eval import score_annotations
 from evalkit.arena import METHODS, category_leaderboards, format_table, leaderboard_from_files
-from evalkit.backends import BackendError, BackendOptions
+from evalkit.backends import BackendOptions
 from evalkit.chat_templates import SHIPPED, load_chat_template
+from evalkit.errors import UserError
 from evalkit.modelspec import ModelSpecError, parse_model_string
 from evalkit.mt_bench import format_table as mt_bench_format
 from evalkit.mt_bench import table_from_files as mt_bench_table
 from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
+from evalkit.redact import redact
 from evalkit.references import DATASET
 from evalkit.runner import RunSettings, prepare_run
 from evalkit.session import JudgeSettings, Session, run_all
-from evalkit.task import TaskDataError, is_hub_data
+from evalkit.task import is_hub_data
 from evalkit.types import finite_number
 
 LM_EVAL_PREFIX = "lm_eval:"
@@ -46,7 +49,7 @@ GENERATION_FLAGS = (
 )  # fmt: skip
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """Bad command-line input."""
 
 
@@ -434,12 +437,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit-extraction":
             return command_audit_extraction(args)
         return command_run(args)
-    except (UsageError, ModelSpecError, BackendError, TaskDataError, ValueError, OSError) as exc:
-        print(f"evalkit: error: {exc}", file=sys.stderr)
+    except (UserError, OSError) as exc:
+        print(f"evalkit: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("evalkit: interrupted; finished answers are in the cache, run again to resume", file=sys.stderr)
         return 130
+    except Exception:  # a bug in evalkit, not bad input: the whole traceback (keys scrubbed), exit 1
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        print("evalkit: internal error (the traceback above is a bug in evalkit, please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from evalkit.errors import UserError
 from evalkit.leaderboard import Run, task_info
 from evalkit.records import atomic_write_text
 from evalkit.stats import paired_bootstrap
@@ -59,7 +60,7 @@ COMPARED = (
 FALLBACK_METRIC = {"rag": "rouge_l"}
 
 
-class GateMisuse(ValueError):
+class GateMisuse(UserError, ValueError):
     """Runs that cannot be compared, or a bad path / task list (exit 2); the message names what differs."""
 
 

@@ -14,7 +14,6 @@ so a run killed with kill -9 loses at most the games in flight, with or without 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -26,10 +25,10 @@ from typing import IO, Any, ClassVar
 
 from evalkit.backends.base import Backend
 from evalkit.judging import Judge, JudgeQuery, Judgment
-from evalkit.records import run_dir, write_json, write_jsonl
+from evalkit.records import dumps, run_dir, write_json, write_jsonl
 from evalkit.references import DATASET, AnswerSources, ReferenceAnswers, answer_rows, reference_answers
 from evalkit.runner import PreparedRun, answer_all, flow_summary
-from evalkit.task import Task, read_jsonl
+from evalkit.task import Task, TaskDataError, read_jsonl
 from evalkit.types import Completion, GenerationConfig, Message, MetricValue, RunSummary, Sample, Score
 
 
@@ -155,7 +154,7 @@ class JudgmentLog:
         self._handle: IO[str] = path.open("a", encoding="utf-8")
 
     def append(self, record: Mapping[str, Any]) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.write(dumps(record) + "\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
@@ -179,7 +178,7 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
         return None
     names = settings.references or (task.default_reference,)
     if task.max_references is not None and len(names) > task.max_references:
-        raise ValueError(f"{task.name}: at most {task.max_references} --reference; got {', '.join(names)}")
+        raise TaskDataError(f"{task.name}: at most {task.max_references} --reference; got {', '.join(names)}")
     reason = task.not_judged(settings.model, names)
     if reason is not None:
         print(f"{task.name}/{lang}: {reason}")
@@ -190,7 +189,7 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
             found = reference_answers(prepared, name, settings.sources, task.dataset_answer,
                                       task.dataset_reference_name(prepared))  # fmt: skip
             if found.name in references:
-                raise ValueError(f"{task.name}/{lang}: the reference {found.name!r} is named twice")
+                raise TaskDataError(f"{task.name}/{lang}: the reference {found.name!r} is named twice")
             references[found.name] = found
     run = JudgedRun(prepared, settings.model, judge, references, tuple(names), settings.sources.output_root)
 

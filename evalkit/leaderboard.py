@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from evalkit.errors import UserError
 from evalkit.plugins import BUILTIN_TASKS, load_task
 from evalkit.records import atomic_write_text
 from evalkit.types import finite_number
@@ -44,7 +45,7 @@ UNITS = {"score": {"arena_hard": "%", "mt_bench": "rating"}, "turn1": "rating", 
          "lc_win_rate": "%", "win_rate": "%", "avg_symbols": "characters", "index_diff": "ids"}  # fmt: skip
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(UserError, ValueError):
     """No results to publish, or an output that cannot be written; the message names the path."""
 
 
@@ -99,6 +100,10 @@ def collect(results_root: Path) -> tuple[list[Run], list[str]]:
             summary = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(summary, dict) or not isinstance(summary.get("metrics"), dict):
                 raise ValueError("no 'metrics' object")
+            for name, metric in summary["metrics"].items():
+                value = metric.get("value") if isinstance(metric, dict) else metric
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise ValueError(f"metric {name!r} has value {value!r}, not a number")
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             warnings.append(f"{path}: skipped, not a readable summary ({exc})")
             continue
@@ -345,6 +350,10 @@ def footnotes(runs: Sequence[Run]) -> list[str]:
         n = sorted(counts.get((task, lang), set()))
         shown_n = MISSING if not n else (str(n[0]) if len(n) == 1 else f"{n[0]}–{n[-1]}")
         notes.append(f"{task}/{lang}: {'; '.join(sorted(labels))}; n = {shown_n}.")
+    empty = [f"{r.model} {r.task}/{r.lang} {r.extra['n_empty']} of {r.summary.get('n', '?')}" for r in runs
+             if isinstance(r.extra.get("n_empty"), int) and r.extra["n_empty"] > 0]  # fmt: skip
+    if empty:
+        notes.append(f"Empty replies (counted as no answer, not as wrong ones): {'; '.join(sorted(empty))}.")
     dates = sorted(str(r.summary.get("finished_at", ""))[:10] for r in runs if r.summary.get("finished_at"))
     if dates:
         notes.append(f"Runs finished {dates[0]}" + (f" – {dates[-1]}." if dates[-1] != dates[0] else "."))

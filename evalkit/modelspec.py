@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from evalkit.errors import UserError
+
 KINDS = ("local", "openai", "vllm")
 LOCAL_MODELS = ("smollm2",)
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(UserError, ValueError):
     """A model string that cannot be understood; the message says what is wrong and what is expected."""
 
 
@@ -85,6 +87,11 @@ def parse_model_string(text: str) -> ModelSpec:
     if match:
         base_url = match.group(1).rstrip("/")
         rest = rest[: match.start()]
+    else:
+        address = re.search(r"@((?:localhost|[\w-]+(?:\.[\w-]+)+|\[[0-9a-fA-F:]+\])(?::\d+)?(?:/\S*)?)$", rest)
+        if address and ("." in address.group(1) or ":" in address.group(1) or "localhost" in address.group(1)):
+            raise ModelSpecError(f"model string {text!r}: the server address {address.group(1)!r} has no scheme; "
+                                 f"write {kind}:{rest[: address.start()]}@http://{address.group(1)}")
     if not rest:
         raise ModelSpecError(f"model string {text!r} names no model")
     if kind == "local":

@@ -46,7 +46,12 @@ def load_task(name: str, plugin_dirs: Sequence[Path] = ()) -> Task:
     if spec is None or spec.loader is None:
         raise TaskDataError(f"{path}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise TaskDataError(f"{exc.filename or path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except ImportError as exc:
+        raise TaskDataError(f"{path}: cannot be imported: {exc}") from None
     task_class = getattr(module, "TASK", None)
     if not (isinstance(task_class, type) and issubclass(task_class, Task)):
         raise TaskDataError(f"{path}: must define TASK = <a subclass of evalkit.task.Task>")

@@ -28,12 +28,24 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def dumps(value: Any, **options: Any) -> str:
+    """JSON that can always be written as UTF-8: readable text as it is, and a string that cannot be encoded
+    (a model reply with a lone surrogate, "\\ud800") escaped, so it is kept losslessly (json.loads gives it
+    back) instead of aborting the run."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, **options)
+    return text
+
+
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    atomic_write_text(path, "".join(dumps(row) + "\n" for row in rows))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def run_dir(output_root: Path, model_slug: str, task: str, lang: str) -> Path:

@@ -231,6 +231,16 @@ def answer_all(prepared: PreparedRun, backend: Backend) -> list[list[Completion]
     return steps
 
 
+def reply_counts(completions: Sequence[Completion]) -> dict[str, int]:
+    """What summary.json says of the replies themselves: empty answers (a model that returns nothing must not
+    look like one that answers wrongly) and how many requests needed retries."""
+    return {
+        "n_empty": sum(c.ok and not c.text.strip() for c in completions),
+        "attempts": sum(c.attempts for c in completions),
+        "retried": sum(c.attempts > 1 for c in completions),
+    }
+
+
 def flow_summary(prepared: PreparedRun, backend: Backend, model: str, *, metrics: Mapping[str, MetricValue], n: int,
                  n_errors: int, completions: Sequence[Completion], started_at: datetime, clock: float,
                  extra: Mapping[str, Any], breakdown: Mapping[str, Any] | None = None) -> RunSummary:  # fmt: skip
@@ -240,8 +250,8 @@ def flow_summary(prepared: PreparedRun, backend: Backend, model: str, *, metrics
         backend=backend.identity, metrics=metrics, n=n, n_errors=n_errors, data=prepared.data_info,
         generation_config=prepared.config, system_prompt=None, chat_template=None, usage=total_usage(completions),
         evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
-        finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock, extra=extra,
-        breakdown=breakdown or {},
+        finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
+        extra={**reply_counts(completions), **extra}, breakdown=breakdown or {},
     )  # fmt: skip
 
 
@@ -286,7 +296,8 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
         generation_config=prepared.config, system_prompt=settings.system_prompt, chat_template=settings.chat_template,
         usage=usage, evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
         finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
-        extra={"n_cached": sum(r.cached for r in records), "fewshot": len(prepared.fewshot),
+        extra={"n_cached": sum(r.cached for r in records), **reply_counts([c for s in steps for c in s]),
+               "fewshot": len(prepared.fewshot),
                "samples_per_item": settings.samples_per_item,
                **({"judge": judge.model if judge else None, "judge_backend": judge.identity if judge else None}
                   if task.judged_metrics else {}),

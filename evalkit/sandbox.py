@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Literal
 
 from evalkit import cgroups, seccomp
+from evalkit.errors import UserError
 
 Status = Literal["passed", "failed", "timeout", "memory", "crashed", "sandbox_error"]
 STATUSES: tuple[Status, ...] = ("passed", "failed", "timeout", "memory", "crashed", "sandbox_error")
@@ -101,7 +102,7 @@ class Program:
     files: Mapping[str, str] = field(default_factory=dict)
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(UserError, RuntimeError):
     """No isolation is available and the caller did not allow running without it."""
 
 

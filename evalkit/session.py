@@ -21,6 +21,7 @@ from evalkit.judging import Judge
 from evalkit.modelspec import ModelSpec, parse_model_string
 from evalkit.references import AnswerSources
 from evalkit.runner import PreparedRun, RunSettings, execute_run
+from evalkit.task import TaskDataError
 from evalkit.types import RunSummary
 
 
@@ -81,7 +82,7 @@ class Session:
         flow = FLOWS.get(prepared.task.kind)
         if flow is None:
             known = ", ".join(FLOWS)
-            raise ValueError(f"task {prepared.task.name}: unknown kind {prepared.task.kind!r}; known: {known}")
+            raise TaskDataError(f"task {prepared.task.name}: unknown kind {prepared.task.kind!r}; known: {known}")
         return flow(self, prepared)
 
     def close(self) -> None:

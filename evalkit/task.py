@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jinja2
 
+from evalkit.errors import UserError
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 if TYPE_CHECKING:
     from evalkit.judging import JudgeQuery, Judgment
 
 
-class TaskDataError(ValueError):
+class TaskDataError(UserError, ValueError):
     """Bad task input (file, item or field); the message names it."""
 
 

@@ -93,6 +93,8 @@ class Completion:
     cached: bool = False
     #: With GenerationConfig.top_logprobs: per generated token, its most likely alternatives -> logprob.
     top_logprobs: tuple[Mapping[str, float], ...] | None = None
+    #: How many times the request was sent (1: no retry); not stored in the cache.
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:

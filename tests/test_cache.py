@@ -46,3 +46,29 @@ def test_corrupt_cache_file_gets_a_clear_error(tmp_path):
         assert str(path) in str(exc) and "--no-cache" in str(exc)
     else:
         raise AssertionError("a corrupt cache must be refused")
+
+
+def test_a_damaged_entry_is_dropped_and_asked_again(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    cache = ResponseCache(path)
+    cache.put("good", Completion("Ответ: 4"))
+    cache.put("bad", Completion("Ответ: 5"))
+    cache.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE completions SET completion = ? WHERE key = 'bad'", ('{"text": "Отв',))
+    reopened = ResponseCache(path)
+    assert set(reopened.get_many(["good", "bad"])) == {"good"}  # not fatal: a miss, so it is asked again
+    assert len(reopened) == 1
+
+
+def test_a_lone_surrogate_is_stored_losslessly():
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        cache = ResponseCache(Path(folder) / "c.sqlite")
+        cache.put("k", Completion("Ответ: 42 \ud800"))
+        assert cache.get_many(["k"])["k"].text == "Ответ: 42 \ud800"
+        cache.close()

@@ -17,6 +17,8 @@ SCRIPTS = [
     ("drop",),
     ("502", "429", "drop", "slow"),
     ("429-noheader", "500"),
+    ("truncated", "nochoices"),
+    ("nullcontent",),
     (),
 ]
 
@@ -58,7 +60,10 @@ def test_faulty_server_gives_the_same_results_as_a_clean_one(tmp_path):
     assert all(n_errors == 0 for _, _, _, n_errors in faulty_run.values())
 
     actions = {entry["action"] for entry in log}
-    assert {"500", "502", "503", "429", "429-noheader", "slow", "drop", "ok"} <= actions
+    assert {"500", "502", "503", "429", "429-noheader", "slow", "drop", "truncated", "nochoices", "nullcontent",
+            "ok"} <= actions
+    summaries = [json.loads(p.read_text("utf-8")) for p in (tmp_path / "faulty").glob("*/gsm8k/*/summary.json")]
+    assert sum(s["extra"]["retried"] for s in summaries) > 0 and all(s["extra"]["n_empty"] == 0 for s in summaries)
     # Retry-After: 1 was honoured: the next attempt of that item came at least ~1 s later.
     by_key: dict[str, list[dict]] = {}
     for entry in log:
@@ -87,25 +92,46 @@ def test_retries_give_up_into_a_recorded_item_error(tmp_path):
     assert rows[failed_lang][3] == 1
 
 
+BROKEN_200 = ("badutf8", "truncated", "nochoices", "nullcontent")
+
+
 @pytest.mark.parametrize(
     ("action", "check"),
     [
         ("empty", lambda row: row["error"] is None and row["completion"] == "" and not row["extracted"]["flexible"]),
         ("huge", lambda row: row["error"] is None and len(row["completion"]) == 100_000),
-        ("badutf8", lambda row: row["error"] is not None and "bad response body" in row["error"]),
+        ("surrogate", lambda row: row["error"] is None and row["completion"] == "Ответ: 42 \ud800"),
+        *[(action, lambda row: row["error"] is not None and "failed after 2 attempts: bad response" in row["error"])
+          for action in BROKEN_200],
     ],
 )
 def test_odd_bodies_are_recorded_per_item(tmp_path, action, check):
-    first_only = lambda key, index, attempt: action if index == 0 else "ok"  # noqa: E731
+    state = {"healthy": False}
+    first_only = lambda key, index, attempt: action if index == 0 and not state["healthy"] else "ok"  # noqa: E731
     with OpenAIStub(fault_fn=first_only) as stub:
-        assert evalkit_run(stub, tmp_path / "out", tmp_path / "c.sqlite", "--limit", "3") == 0
+        assert evalkit_run(stub, tmp_path / "out", tmp_path / "c.sqlite", "--limit", "3", "--max-retries", "1") == 0
         first_key = next(iter(stub.arrivals))
         first_messages = stub.bodies[first_key]["messages"]
+        attempts = stub.arrivals[first_key]
+        state["healthy"] = True
+        before = stub.total_arrivals
+        assert evalkit_run(stub, tmp_path / "again", tmp_path / "c.sqlite", "--limit", "3") == 0
+        resent = stub.total_arrivals - before
     rows = [r for lang in read_run(tmp_path / "out").values() for r in lang[0]]
     assert len(rows) == 12
     odd = [r for r in rows if r["messages"] == first_messages]
     assert len(odd) == 1 and check(odd[0])
-    assert sum(r["error"] is None for r in rows) == (12 if action != "badutf8" else 11)
+    assert sum(r["error"] is None for r in rows) == (11 if action in BROKEN_200 else 12)
+    assert attempts == (2 if action in BROKEN_200 else 1)  # a 200 without an answer is retried like a 5xx
+    summaries = [json.loads(p.read_text("utf-8")) for p in (tmp_path / "out").glob("*/gsm8k/*/summary.json")]
+    assert sum(s["extra"]["n_empty"] for s in summaries) == (1 if action == "empty" else 0)
+    # A broken answer was never cached: the next run asks for it again (only it), and the healthy server heals it.
+    # Every other answer, the lone surrogate included, comes back from the cache losslessly.
+    assert resent == (1 if action in BROKEN_200 else 0)
+    again = [r for lang in read_run(tmp_path / "again").values() for r in lang[0]]
+    assert all(r["error"] is None for r in again)
+    if action == "surrogate":
+        assert any(r["completion"] == "Ответ: 42 \ud800" for r in again)
 
 
 def test_rejected_key_stops_the_run_with_one_line(tmp_path, capsys, monkeypatch):

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from evalkit.errors import UserError
 from evalkit.types import Completion, Request
 
 ResultCallback = Callable[[int, Completion], None]
 
 
-class BackendError(RuntimeError):
+class BackendError(UserError, RuntimeError):
     """A failure of the backend as a whole (bad key, unreachable server, missing package): the run stops."""
 
 

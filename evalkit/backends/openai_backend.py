@@ -16,12 +16,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import openai
 
 from evalkit.backends.base import BackendError, ResultCallback, check_roles
 from evalkit.backends.retry import RetryPolicy
+from evalkit.redact import redact
 from evalkit.types import Completion, Request, Usage
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -201,37 +203,42 @@ class OpenAIBackend:
                 # and error mapping as chat.completions.create, without re-validating the body against
                 # typed dicts and building pydantic models, which cost ~1.5 ms of CPU per request.
                 raw = await client.post("/chat/completions", body=body, cast_to=bytes)
-                return self._to_completion(json.loads(raw), time.monotonic() - started)
+                completion = self._to_completion(json.loads(raw), time.monotonic() - started)
+                return replace(completion, attempts=attempt + 1)
+            except (BadReply, UnicodeDecodeError, ValueError) as exc:
+                # A 200 whose body is cut off, has no choices or no content: a failed attempt, retried like a 5xx
+                # (never stored as an answer).
+                last_error = f"bad response: {type(exc).__name__}: {exc}"
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 if status in _FATAL_STATUS:
-                    raise BackendError(
+                    raise BackendError(redact(
                         f"{self.base_url}: {_FATAL_STATUS[status]} (HTTP {status}) for model {self.model!r}: "
                         f"{_error_message(exc)}"
-                    ) from None
+                    )) from None
                 last_error = f"HTTP {status}: {_error_message(exc)}"
                 if not (status == 429 or status == 408 or status >= 500):
-                    return Completion.failed(last_error, time.monotonic() - started)
+                    return replace(Completion.failed(redact(last_error), time.monotonic() - started),
+                                   attempts=attempt + 1)  # fmt: skip
                 wait = retry_after_seconds(exc.response.headers)
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
-            except (UnicodeDecodeError, ValueError) as exc:
-                # Undecodable or malformed body (e.g. non-UTF-8 bytes): the answer itself is broken.
-                return Completion.failed(f"bad response body: {type(exc).__name__}: {exc}", time.monotonic() - started)
             if attempt == self.retry.max_retries:
                 break
             delay = self.retry.backoff(attempt) if wait is None else min(wait, self.retry.max_retry_after_s)
             await asyncio.sleep(delay)
-        return Completion.failed(
-            f"failed after {self.retry.max_retries + 1} attempts: {last_error}", time.monotonic() - started
-        )
+        failed = Completion.failed(redact(f"failed after {self.retry.max_retries + 1} attempts: {last_error}"),
+                                   time.monotonic() - started)  # fmt: skip
+        return replace(failed, attempts=self.retry.max_retries + 1)
 
     @staticmethod
     def _to_completion(response: Any, latency_s: float) -> Completion:
         choices = response.get("choices") if isinstance(response, dict) else None
         if not choices or not isinstance(choices[0], dict):
-            return Completion.failed("response has no choices", latency_s)
+            raise BadReply("the response has no choices")
         message = choices[0].get("message") or {}
+        if message.get("content") is None and not message.get("tool_calls"):
+            raise BadReply("the response's content is null")
         usage = response.get("usage") or {}
         return Completion(
             text=message.get("content") or "",
@@ -243,6 +250,10 @@ class OpenAIBackend:
 
     def close(self) -> None:
         pass
+
+
+class BadReply(ValueError):
+    """A 200 response that carries no answer (no choices, null content)."""
 
 
 def http_status(url: str, api_key: str | None = None, timeout_s: float = 10.0) -> int | str:

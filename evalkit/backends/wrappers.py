@@ -55,6 +55,7 @@ class TokenTotals:
     completion_tokens: int = 0
     requests: int = 0
     errors: int = 0
+    retried: int = 0
 
 
 class ProgressBackend:
@@ -76,11 +77,12 @@ class ProgressBackend:
         def track(index: int, completion: Completion) -> None:
             batch.requests += 1
             batch.errors += 0 if completion.ok else 1
+            batch.retried += completion.attempts > 1
             batch.prompt_tokens += completion.usage.prompt_tokens
             batch.completion_tokens += completion.usage.completion_tokens
             bar.update(1)
             bar.set_postfix(tok_in=batch.prompt_tokens, tok_out=batch.completion_tokens, err=batch.errors,
-                            refresh=False)  # fmt: skip
+                            retried=batch.retried, refresh=False)  # fmt: skip
             if on_result is not None:
                 on_result(index, completion)
 
@@ -88,7 +90,7 @@ class ProgressBackend:
             return self.inner.generate(requests, track)
         finally:
             bar.close()
-            for name in ("prompt_tokens", "completion_tokens", "requests", "errors"):
+            for name in ("prompt_tokens", "completion_tokens", "requests", "errors", "retried"):
                 setattr(self.totals, name, getattr(self.totals, name) + getattr(batch, name))
 
     def close(self) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from evalkit.errors import UserError
+
 SHIPPED = ("chatml", "llama2", "mistral", "vicuna")
 
 
@@ -17,8 +19,8 @@ def load_chat_template(name_or_path: str) -> str:
         return (resources.files(__package__) / f"{name_or_path}.jinja").read_text(encoding="utf-8")
     path = Path(name_or_path)
     if not path.is_file():
-        raise ValueError(f"--chat-template {name_or_path!r}: no such file, and not one of {', '.join(SHIPPED)}")
+        raise UserError(f"--chat-template {name_or_path!r}: no such file, and not one of {', '.join(SHIPPED)}")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"--chat-template {path}: not UTF-8 text ({exc})") from None
+        raise UserError(f"--chat-template {path}: not UTF-8 text ({exc})") from None

@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import UserError
+
 PHRASE_DIR = Path(__file__).parent / "phrases"
 LANGUAGES = ("ru", "uk", "pl", "cs", "en")
 CLASSES = ("answer", "choice", "option", "conclusion", "correction", "copula", "check", "conversion",
@@ -30,7 +32,7 @@ def _load(lang: str) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
     unknown = set(data) - set(CLASSES) - {"numerals"}
     if unknown:
-        raise ValueError(f"{path}: unknown phrase class(es) {sorted(unknown)}; known: {', '.join(CLASSES)}, numerals")
+        raise UserError(f"{path}: unknown phrase class(es) {sorted(unknown)}; known: {', '.join(CLASSES)}, numerals")
     return data
 
 

@@ -6,6 +6,9 @@ attempt number, so a retried request walks through its script and then succeeds.
 
     ok | 500 | 502 | 503 | 429 (with Retry-After) | 429-noheader | slow (sleep slow_s, then answer)
     drop (reset the TCP connection, no HTTP response) | badutf8 (200 with invalid UTF-8) | huge | empty
+    truncated (200, the JSON body cut in half) | nochoices (200, "choices": []) | nullcontent (200,
+    "content": null) | surrogate (200, the answer holds a lone surrogate "\ud800") | echoauth (500 whose
+    error text repeats the request's Authorization header)
 
 In-process:  `with OpenAIStub(fault_plan=FaultPlan(("500", "429"), every=3)) as stub: stub.base_url`
 As a process: `python -m evalkit.testing.openai_stub --port 0 --ready-file F [--log F] [--delay S]
@@ -36,7 +39,8 @@ Messages = list[dict[str, Any]]
 ReplyFn = Callable[[Messages], str]
 FaultFn = Callable[[str, int, int], str]  # (key, first-arrival index, attempt) -> action
 
-ACTIONS = frozenset({"ok", "500", "502", "503", "429", "429-noheader", "slow", "drop", "badutf8", "huge", "empty"})
+ACTIONS = frozenset({"ok", "500", "502", "503", "429", "429-noheader", "slow", "drop", "badutf8", "huge", "empty",
+                     "truncated", "nochoices", "nullcontent", "surrogate", "echoauth"})
 HUGE_CHARS = 100_000
 # Ends in a non-space so that clients which strip whitespace still see exactly HUGE_CHARS characters.
 _HUGE_CONTENT = ("x" * 99 + "\n") * (HUGE_CHARS // 100 - 1) + "x" * 100
@@ -254,6 +258,10 @@ class OpenAIStub:
             return _error(429, "Rate limit reached (stub).", "requests", "rate_limit_exceeded"), 429
         if action == "drop":
             return self._drop(request), None
+        if action == "echoauth":
+            header = request.headers.get("Authorization", "")
+            return _error(500, f"Upstream failed for request with headers {{'Authorization': '{header}'}}",
+                          "server_error", None), 500
         if action not in ACTIONS:
             message = f"The stub's fault hook returned an unknown action {action!r}."
             return _error(500, message, "server_error", None), 500
@@ -265,7 +273,16 @@ class OpenAIStub:
         messages = body["messages"]
         fixed = {"huge": _HUGE_CONTENT, "empty": "", "badutf8": _BAD_SENTINEL}
         content = fixed[action] if action in fixed else self.reply_fn(messages)
-        data = json.dumps(self._completion(body, messages, key, attempt, content), ensure_ascii=False).encode()
+        if action == "surrogate":
+            content = "Ответ: 42 \ud800"
+        completion = self._completion(body, messages, key, attempt, content)
+        if action == "nochoices":
+            completion["choices"] = []
+        if action == "nullcontent":
+            completion["choices"][0]["message"]["content"] = None
+        data = json.dumps(completion, ensure_ascii=action == "surrogate").encode()
+        if action == "truncated":
+            data = data[: len(data) // 2]
         if action == "badutf8":
             # The quoted fragment is unique: a sentinel inside another string would have its quotes escaped.
             data = data.replace(f'"content": "{_BAD_SENTINEL}"'.encode(), '"content": "Ответ: '.encode() + b'\xff\xfe"')
