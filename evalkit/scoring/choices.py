@@ -240,10 +240,15 @@ def _on_first_and_last_lines(text: str, n_options: int) -> Iterator[Commitment]:
                                                                                   or negated):
         yield last_offset + ending.start(1), letter, "final_line"
     option = phrases.pattern("option").search(last_line)
-    if option and len(last_line) < 120:
+    committed = any(letter_after(last_line, m.end(), n_options) for name in ("answer", "choice")
+                    for m in phrases.pattern(name).finditer(last_line))  # fmt: skip
+    if option and len(last_line) < 120 and not committed:  # "відповідь — (I), а варіант (A) — пастка": I
         hit = letter_after(last_line, option.end(), n_options, 1)
+        rest = last_line[hit[1] + 1 :] if hit else ""
+        bracketed = hit is not None and last_line[: hit[1]].rstrip().endswith("(")
         # "Вариант C." or "opcja H) 900 mld zł" ends the reply; "Вариант A кажется верным" is a thought
-        if hit and re.match(r"[\s*_»\"]*(?:\)|[\s)\]*_.!:»\"]*$)", last_line[hit[1] + 1 :]):
+        ends = re.match(r"[\s)\]*_.!:»\"|]*$", rest) or (not bracketed and re.match(r"[\s*_»\"]*\)", rest))
+        if hit and ends:
             yield last_offset + hit[1], hit[0], "final_line"
 
 

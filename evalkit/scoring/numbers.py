@@ -50,7 +50,7 @@ _NUMBER = re.compile(
     (?P<currency>[{_CURRENCY_SIGNS}]\s?)?          # a currency sign before the digits
     (?<![\d.,])                                   # never start inside another number
     (?P<body>
-        \d{{1,3}}(?:[{_SPACES}]\d{{3}}(?!\d))+(?:[.,]\d+)?   # space-grouped thousands
+        \d{{1,3}}(?:(?:[{_SPACES}]|\\,)\d{{3}}(?!\d))+(?:[.,]\d+)?   # space- (or LaTeX \,-) grouped thousands
       | \d+(?:[.,]\d+)*                                       # digits with dots / commas
     )
     """,
@@ -87,7 +87,7 @@ def _money_near(text: str, start: int, end: int, sign: bool) -> bool:
 
 def _body_values(body: str, lang: str, money: bool) -> tuple[list[Decimal], str | None]:
     """Interpret one matched digit run (a run that is not one number, a date like 12.05.2023, splits up)."""
-    for space in _SPACES:
+    for space in (*_SPACES, "\\,"):
         body = body.replace(space, "")
     marks = [c for c in body if c in ".,"]
     if not marks:
@@ -116,8 +116,13 @@ def _body_values(body: str, lang: str, money: bool) -> tuple[list[Decimal], str 
     return [Decimal(whole + "." + frac)], f"{body}: '{mark}' before three digits read as a {kind} ({lang})"
 
 
+_VULGAR = {"¼": "0.25", "½": "0.5", "¾": "0.75", "⅛": "0.125", "⅜": "0.375", "⅝": "0.625", "⅞": "0.875",
+           "⅕": "0.2", "⅖": "0.4", "⅗": "0.6", "⅘": "0.8"}  # fmt: skip
+_VULGAR_NUMBER = re.compile(rf"(?<![\d.,])(?:(\d+)\s?)?([{''.join(_VULGAR)}])")
+
+
 def scan_numbers(text: str, lang: str = "ru") -> list[Number]:
-    """All numbers in `text`, in order, with positions."""
+    """All numbers in `text`, in order, with positions; compound ones read as one (`_compounds`)."""
     found: list[Number] = []
     for match in _NUMBER.finditer(text):
         negative = match.group("sign") is not None
@@ -129,7 +134,59 @@ def scan_numbers(text: str, lang: str = "ru") -> list[Number]:
         for position, value in enumerate(values):
             value = -value if negative and position == 0 else value
             found.append(Number(canonical(value), match.start(), match.end(), note))
-    return found
+    return _compounds(text, found)
+
+
+def _compounds(text: str, numbers: list[Number]) -> list[Number]:
+    """Numbers written in more than one piece, read as the one value a person reads:
+    "1 200 руб. 50 коп." is 1200.5, "2 1/2" and "1 i 1/2" are 2.5 and 1.5, "2¾" is 2.75, "минус 5" is -5."""
+    for match in _VULGAR_NUMBER.finditer(text):
+        value = Decimal(match.group(1) or 0) + Decimal(_VULGAR[match.group(2)])
+        numbers = [n for n in numbers if not match.start() <= n.start < match.end()]
+        note = f"'{match.group()}' read as {canonical(value)}"
+        numbers.append(Number(canonical(value), match.start(), match.end(), note))
+    numbers.sort(key=lambda n: n.start)
+    merged: list[Number] = []
+    index = 0
+    while index < len(numbers):
+        number = numbers[index]
+        joined = _joined(text, numbers[index:])
+        if joined is not None:
+            number, used = joined
+            index += used
+        else:
+            index += 1
+        before = text[max(0, number.start - 12) : number.start]
+        if not number.value.startswith("-") and re.search(rf"(?:{phrases.pattern('minus').pattern})\s*$", before,
+                                                           re.IGNORECASE):  # fmt: skip
+            number = Number(canonical(-Decimal(number.value)), number.start, number.end, "a minus in words")
+        merged.append(number)
+    return merged
+
+
+def _joined(text: str, numbers: list[Number]) -> tuple[Number, int] | None:
+    """A whole number with its fraction ("2 1/2") or with its currency's hundredths ("45 zł 60 gr")."""
+    if len(numbers) >= 3 and "." not in numbers[0].value + numbers[1].value + numbers[2].value:
+        whole, top, bottom = numbers[:3]
+        link = text[whole.end : top.start]
+        joined = re.fullmatch(rf"\s+(?:(?:{phrases.pattern('alternative').pattern})\s+)?", link, re.IGNORECASE)
+        if joined and re.fullmatch(r"\s*/\s*", text[top.end : bottom.start]) and 0 < int(top.value) < int(bottom.value):
+            value = Decimal(whole.value) + Decimal(top.value) / Decimal(bottom.value)
+            if value == value.quantize(Decimal("0.000001")):
+                note = f"'{text[whole.start : bottom.end]}' read as {canonical(value)}"
+                return Number(canonical(value), whole.start, bottom.end, note), 3
+    if len(numbers) >= 2:
+        major, minor = numbers[:2]
+        between = text[major.end : minor.start]
+        after = text[minor.end : minor.end + 12]
+        currency, alternative = phrases.pattern("currency").pattern, phrases.pattern("alternative").pattern
+        if (len(minor.value) <= 2 and "." not in major.value + minor.value
+                and re.fullmatch(rf"\s*(?:{currency})\.?\s*(?:(?:{alternative})\s+)?", between, re.IGNORECASE)
+                and re.match(rf"\s*(?:{phrases.pattern('subunit').pattern})", after, re.IGNORECASE)):  # fmt: skip
+            value = Decimal(major.value) + Decimal(minor.value) / 100
+            note = f"'{text[major.start : minor.end]}' + hundredths read as {canonical(value)}"
+            return Number(canonical(value), major.start, minor.end, note), 2
+    return None
 
 
 def find_numbers(text: str, lang: str = "ru") -> list[str]:
@@ -392,6 +449,12 @@ def read_final(reply: str | None, lang: str = "ru", given: frozenset[str] = froz
         number, rule, decided = _anchored(text, lang, given)
         if decided:
             return _reading(number, rule)
+        check = [m.start() for m in phrases.pattern("check").finditer(text)]
+        last_paragraph = text.rstrip().rfind("\n\n")
+        if check and check[-1] > last_paragraph:  # a check that closes the reply ("5. Sprawdzenie: 65 + 7 = 72")
+            before = text[: text.rfind("\n", 0, check[-1]) + 1]  # is no answer: read what comes before it
+            if scan_numbers(before, lang):
+                text = before
         numbers = scan_numbers(text, lang)
         if numbers and numbers[-1].value in given:
             start = _last_sentence_start(text, numbers[-1].start)

@@ -2,8 +2,8 @@
 where the value an answer phrase opens begins (`value_start`, shared by the number and MATH readers).
 
 Each table lists, per class (`answer`, `choice`, `option`, `conclusion`, `correction`, `copula`, `check`,
-`conversion`, `elimination`, `affirmation`, `negation`, `alternative`, `currency`, `refusal`,
-`next_item`), the words a model uses in
+`conversion`, `elimination`, `affirmation`, `negation`, `alternative`, `currency`, `subunit`, `minus`,
+`refusal`, `next_item`), the words a model uses in
 that language. The readers
 match the phrases of every language at once: a model may reason in Polish and end with "The answer is (D)".
 Syntax (phrases/README.md): case-insensitive whole words, a space matches any whitespace, a trailing `*`
@@ -23,7 +23,8 @@ from evalkit.errors import UserError
 PHRASE_DIR = Path(__file__).parent / "phrases"
 LANGUAGES = ("ru", "uk", "pl", "cs", "en")
 CLASSES = ("answer", "choice", "option", "conclusion", "correction", "copula", "check", "conversion",
-           "elimination", "affirmation", "negation", "alternative", "currency", "refusal", "next_item")  # fmt: skip
+           "elimination", "affirmation", "negation", "alternative", "currency", "subunit", "minus", "refusal",
+           "next_item")  # fmt: skip
 
 
 @cache
