@@ -81,10 +81,6 @@ class RunGroup:
             (pids_dir / "pids.max").write_text(str(processes))
         return group
 
-    def enter(self) -> None:
-        """Put the calling process in the group (all it starts afterwards follows)."""
-        self.add(os.getpid())
-
     def add(self, *pids: int) -> None:
         """Put processes in the group (before they start the processes that must be limited)."""
         for pid in pids:

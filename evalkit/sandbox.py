@@ -139,7 +139,7 @@ def _probe(command: list[str], drop_root: bool) -> bool:
     try:
         uid = SANDBOX_UIDS[-1] if drop_root and os.geteuid() == 0 else None
         result = subprocess.run(command, capture_output=True, timeout=30,
-                                preexec_fn=lambda: _limit(Limits(), uid, None))  # fmt: skip
+                                preexec_fn=lambda: _limit(Limits(), uid))  # fmt: skip
         return result.returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
@@ -172,23 +172,18 @@ def _unshare_prefix() -> list[str]:
     return ["unshare", "--net", "--map-root-user"] if os.geteuid() != 0 else ["unshare", "--net"]
 
 
-def _limit(limits: Limits, uid: int | None, group: cgroups.RunGroup | None) -> None:
-    """Child side, before exec: into the run's control group, new session (so the group can be killed),
-    limits, then no root."""
-    if group is not None:
-        group.enter()
+def _limit(limits: Limits, uid: int | None) -> None:
+    """Child side of the isolation probe, before exec: new session, the run's rlimits, then no root."""
     os.setsid()
-    mb = 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    rlimits = _rlimits(limits, whole_run_limits=False)
+    processes = rlimits.pop("RLIMIT_NPROC")
+    for name, value in rlimits.items():
+        resource.setrlimit(getattr(resource, name), value)
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-    if group is None:
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    resource.setrlimit(resource.RLIMIT_NPROC, processes)
 
 
 def _processes_of(uid: int) -> list[int]:
@@ -336,10 +331,11 @@ def _execute_as(folder: Path, inside: Path, limits: Limits, kind: str, mode: str
         clock = threading.Event()  # set by the timer when the wall-clock limit strikes
         timer = threading.Timer(limits.wall_s, lambda: (clock.set(), _signal_group(process)))
         timer.start()
-        status: dict = {}
+        status_bytes = b""
         try:
             if status_read is not None:
-                status = _first_status(status_read)
+                status_bytes = _first_status(status_read)
+            status = _parse_status(status_bytes)
             if group is not None:  # the evaluator waits for this before it starts the solution
                 group.add(process.pid)
                 inner = status.get("child-pid")
@@ -362,7 +358,9 @@ def _execute_as(folder: Path, inside: Path, limits: Limits, kind: str, mode: str
         duration = time.monotonic() - started
         verdict = _read_verdict(verdict_read)
         if status_read is not None:
-            status.update(_read_status(status_read))
+            with os.fdopen(status_read, "rb") as handle:
+                status_bytes += handle.read(1 << 16)
+        status = _parse_status(status_bytes)
         oom = group.oom_kills() if group is not None else 0
         stdout, stderr = _read(out, limits.output_chars), _read(err, limits.output_chars)
     facts = RunFacts(process.returncode, timed_out, verdict, status, oom, kind, mode)
@@ -389,20 +387,16 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _first_status(fd: int) -> dict:
-    """bwrap's first status message ({"child-pid": n}: the sandbox has started), read as it arrives."""
+def _first_status(fd: int) -> bytes:
+    """What bwrap has written on its status pipe once its first message ({"child-pid": n}: the sandbox has
+    started) is complete; whatever else came with it is kept for `_parse_status`."""
     data = b""
     while b"}" not in data:
         chunk = os.read(fd, 4096)
         if not chunk:
             break
         data += chunk
-    head, _, _ = data.partition(b"}")
-    try:
-        value = json.loads(head + b"}") if head else {}
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return data
 
 
 @dataclass(frozen=True)
@@ -429,10 +423,9 @@ def _read_verdict(fd: int) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _read_status(fd: int) -> dict:
+def _parse_status(raw: bytes) -> dict:
     """bwrap's status messages ({"child-pid": n} then {"exit-code": n}), merged into one dict."""
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(1 << 16).decode("utf-8", "replace")
+    data = raw.decode("utf-8", "replace")
     merged: dict = {}
     decoder = json.JSONDecoder()
     position = 0
