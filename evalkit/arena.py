@@ -16,6 +16,8 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,10 @@ def answer_tokens(row: Mapping[str, Any]) -> int | None:
 
 
 # -- token counting --------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
 def _tiktoken_encoder() -> Any | None:
-    """cl100k_base when tiktoken and its encoding file are already cached on this machine (never downloads)."""
+    """cl100k_base when tiktoken and its encoding file are already cached on this machine (never downloads);
+    looked up once per process, since answers are counted one by one."""
     try:
         import tiktoken  # noqa: PLC0415 - optional
     except ImportError:
@@ -232,27 +236,43 @@ def leaderboard_from_files(judgment_paths: Sequence[Path], answer_paths: Sequenc
     return sorted(table, key=lambda e: (e["score"] is None, -(e["score"] or 0.0), e["model"]))
 
 
-def category_leaderboards(judgment_paths: Sequence[Path], rounds: int, seed: int) -> dict[str, list[dict[str, Any]]]:
-    """arena-hard-auto v2: per question category, every model against that category's own baseline (the one
-    its judgments name, else V2_CATEGORY_BASELINES) by the v2 statistic. Fixes a reference bug: upstream's
-    show_result narrows its battle table to the first category and then looks for the next one in it, so
-    asking for two categories fails."""
-    rows = [r for path in judgment_paths for r in judgment_rows_from_file(path)]
+@dataclass(frozen=True)
+class CategoryScores:
+    """One question category scored against its own baseline."""
+
+    baseline: str
+    questions: int
+    scores: list[ArenaScore]
+
+
+def scores_by_category(rows: Sequence[Mapping[str, Any]], method: str, rounds: int,
+                       seed: int) -> dict[str, CategoryScores]:  # fmt: skip
+    """arena-hard-auto v2: each question category scored against its own baseline — the one its judgments name,
+    else V2_CATEGORY_BASELINES. Fixes a reference bug: upstream's show_result narrows its battle table to the
+    first category and then looks for the next one in it, so asking for two categories fails."""
     by_category: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_category.setdefault(str(row.get("category") or "uncategorised"), []).append(row)
-    boards: dict[str, list[dict[str, Any]]] = {}
+        by_category.setdefault(str(row.get("category") or "uncategorised"), []).append(dict(row))
+    result: dict[str, CategoryScores] = {}
     for category, category_rows in sorted(by_category.items()):
         named = {r.get("baseline") for r in category_rows if r.get("baseline")}
         baseline = named.pop() if len(named) == 1 else V2_CATEGORY_BASELINES.get(category, "baseline")
-        for row in category_rows:
+        for row in category_rows:  # arena-hard-auto files leave the baseline implicit
             for side in ("model_a", "model_b"):
                 if row[side] == "__baseline__":
                     row[side] = baseline
-        scores = score_models(category_rows, baseline, "v2", rounds, seed)
-        boards[category] = [{"model": s.model, "score": s.score, "lower": s.lower, "upper": s.upper,
-                             "baseline": baseline} for s in scores]  # fmt: skip
-    return boards
+        questions = len({str(r["question_id"]) for r in category_rows})
+        result[category] = CategoryScores(baseline, questions, score_models(category_rows, baseline, method, rounds,
+                                                                            seed))  # fmt: skip
+    return result
+
+
+def category_leaderboards(judgment_paths: Sequence[Path], rounds: int, seed: int) -> dict[str, list[dict[str, Any]]]:
+    """`evalkit arena-hard score --by-category`: every model per category, by the v2 statistic."""
+    rows = [r for path in judgment_paths for r in judgment_rows_from_file(path)]
+    return {category: [{"model": s.model, "score": s.score, "lower": s.lower, "upper": s.upper,
+                        "baseline": found.baseline} for s in found.scores]
+            for category, found in scores_by_category(rows, "v2", rounds, seed).items()}  # fmt: skip
 
 
 def format_table(table: Sequence[Mapping[str, Any]], method: str) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from evalkit.arena import METHODS, answer_tokens_of, score_models
+from evalkit.arena import METHODS, answer_tokens_of, count_tokens, score_models, scores_by_category
 from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
 from evalkit.scoring.verdicts import parse_pairwise_verdict
 from evalkit.task import DataSource, TaskDataError, TaskOption
@@ -138,8 +138,8 @@ class ArenaHard(JudgedTask):
         pooled_method = method if len(baselines) <= 1 else "v2"
         scores = score_models(records, baseline.name, pooled_method, rounds, seed)
         result = scores[0] if scores else None
-        answered = [answer_tokens_of(a[-1])[0] for a in answers.values() if a[-1].ok]
-        counter = next((answer_tokens_of(a[-1])[1] for a in answers.values()), "backend")
+        ok = [a[-1] for a in answers.values() if a[-1].ok]
+        answered, counter = count_tokens([c.text for c in ok], [c.usage.completion_tokens for c in ok])
         return Outcome(
             metrics={"score": MetricValue(result.score, None)} if result else {},
             breakdown={"category": self._per_category(records, method, rounds, seed)} if method == "v2" or len(
@@ -161,17 +161,12 @@ class ArenaHard(JudgedTask):
     def _per_category(records: Sequence[Mapping[str, Any]], method: str, rounds: int,
                       seed: int) -> dict[str, dict[str, Any]]:  # fmt: skip
         """Each question category scored against its own baseline (arena-hard-auto v2), with its CI."""
-        by_category: dict[str, list[Mapping[str, Any]]] = {}
-        for record in records:
-            by_category.setdefault(str(record.get("category") or "uncategorised"), []).append(record)
         result: dict[str, dict[str, Any]] = {}
-        for category, rows in sorted(by_category.items()):
-            (baseline, *_) = sorted({r["baseline"] for r in rows})
-            scores = score_models(rows, baseline, method, rounds, seed)
-            entry: dict[str, Any] = {"n": len({r["question_id"] for r in rows}), "baseline": baseline}
-            if scores:
-                entry["score"] = MetricValue(scores[0].score, None).to_dict()
-                entry["ci"] = [scores[0].lower, scores[0].upper]
+        for category, found in scores_by_category(records, method, rounds, seed).items():
+            entry: dict[str, Any] = {"n": found.questions, "baseline": found.baseline}
+            if found.scores:
+                entry["score"] = MetricValue(found.scores[0].score, None).to_dict()
+                entry["ci"] = [found.scores[0].lower, found.scores[0].upper]
             result[category] = entry
         return result
 
