@@ -33,12 +33,12 @@ Readings (each returns an `evalkit.scoring.replies.Reading` naming the rule that
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from evalkit.scoring import phrases
 from evalkit.scoring.phrases import value_start
-from evalkit.scoring.replies import Reading, read_visible
+from evalkit.scoring.replies import Reading, read_visible, visible_reply
 
 SLAVIC_DECIMAL_COMMA = {"ru", "pl", "uk", "cs", "sr", "bg", "be", "sk", "sl", "hr", "bs", "mk"}
 _SPACES = " \u00a0\u202f\u2009"
@@ -441,29 +441,50 @@ def extract_anchored(text: str | None, lang: str = "ru") -> str | None:
     return read_anchored(text, lang).value
 
 
+def _closing_number(text: str, lang: str, given: frozenset[str]) -> Reading:
+    """The headline reading of a reply without an anchor: its last number (in the last sentence, the last that
+    is not one of the problem's own: "осталось 14 марок из 20" is 14), a closing check left out."""
+    check = [m.start() for m in phrases.pattern("check").finditer(text)]
+    last_paragraph = text.rstrip().rfind("\n\n")
+    if check and check[-1] > last_paragraph:  # a check that closes the reply ("5. Sprawdzenie: 65 + 7 = 72")
+        before = text[: text.rfind("\n", 0, check[-1]) + 1]  # is no answer: read what comes before it
+        if scan_numbers(before, lang):
+            text = before
+    numbers = scan_numbers(text, lang)
+    if numbers and numbers[-1].value in given:
+        start = _last_sentence_start(text, numbers[-1].start)
+        fresh = [n for n in numbers if n.start >= start and n.value not in given]
+        if fresh:
+            return _reading(fresh[-1], "last_sentence_new_number")
+    return _reading(numbers[-1], "last_number") if numbers else Reading(None, "no_number")
+
+
+@dataclass(frozen=True)
+class NumberReadings:
+    """The three readings of one reply, from one pass over it (GSM8K reports all three)."""
+
+    final: Reading  # the headline: anchored when the reply has an anchor, else its closing number
+    strict: Reading  # lm-eval's strict-match, locale-aware: the anchored answer only
+    flexible: Reading  # lm-eval's flexible-extract, locale-aware: the last number
+
+
+def read_numbers(reply: str | None, lang: str = "ru", given: frozenset[str] = frozenset()) -> NumberReadings:
+    """Every numeric reading of a reply; the visible text and its anchors are found once for all three."""
+    visible = visible_reply(reply)
+    if visible.unread is not None:
+        nothing = Reading(None, visible.unread, visible.reasoning_chars)
+        return NumberReadings(nothing, nothing, nothing)
+    text = visible.text
+    number, rule, decided = _anchored(text, lang, given)
+    strict = _reading(number, rule)
+    final = strict if decided else _closing_number(text, lang, given)
+    return NumberReadings(*(replace(r, reasoning_chars=visible.reasoning_chars)
+                            for r in (final, strict, _last_number(text, lang))))  # fmt: skip
+
+
 def read_final(reply: str | None, lang: str = "ru", given: frozenset[str] = frozenset()) -> Reading:
-    """The headline reading: the anchored answer when the reply has an anchor, else its last number (in the
-    last sentence, the last that is not one of the problem's own: "осталось 14 марок из 20" is 14)."""
-
-    def anchored_or_last(text: str) -> Reading:
-        number, rule, decided = _anchored(text, lang, given)
-        if decided:
-            return _reading(number, rule)
-        check = [m.start() for m in phrases.pattern("check").finditer(text)]
-        last_paragraph = text.rstrip().rfind("\n\n")
-        if check and check[-1] > last_paragraph:  # a check that closes the reply ("5. Sprawdzenie: 65 + 7 = 72")
-            before = text[: text.rfind("\n", 0, check[-1]) + 1]  # is no answer: read what comes before it
-            if scan_numbers(before, lang):
-                text = before
-        numbers = scan_numbers(text, lang)
-        if numbers and numbers[-1].value in given:
-            start = _last_sentence_start(text, numbers[-1].start)
-            fresh = [n for n in numbers if n.start >= start and n.value not in given]
-            if fresh:
-                return _reading(fresh[-1], "last_sentence_new_number")
-        return _last_number(text, lang)
-
-    return read_visible(reply, anchored_or_last)
+    """The headline reading (see `read_numbers`)."""
+    return read_numbers(reply, lang, given).final
 
 
 def canonical_target(target: str, lang: str = "en") -> str | None:

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.scoring.numbers import canonical_target, given_numbers, read_anchored, read_final, read_last
+from evalkit.scoring.numbers import canonical_target, given_numbers, read_numbers
 from evalkit.scoring.replies import reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
@@ -114,10 +114,8 @@ class GSM8K(Task):
         return (f"\n{_NEXT_PROBLEM[lang]}",)
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        given = given_numbers(str(sample.fields.get("question", "")), lang)
-        final = read_final(completion, lang, given)
-        strict = read_anchored(completion, lang, given)
-        flexible = read_last(completion, lang)
+        readings = read_numbers(completion, lang, given_numbers(str(sample.fields.get("question", "")), lang))
+        final, strict, flexible = readings.final, readings.strict, readings.flexible
         extracted = {**final.fields("answer"), "strict": strict.value, "strict_rule": strict.rule,
                      "flexible": flexible.value}  # fmt: skip
         return Score(
