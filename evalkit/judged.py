@@ -210,7 +210,7 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
         log.append({**games[index].record, **task.verdict_record(games[index], judgment)})
 
     try:
-        judge.run([JudgeQuery(g.messages, g.reask) for g in games], parse=lambda text: None,
+        judge.run([JudgeQuery(g.messages, g.reask) for g in games], parse=None,
                   description=f"{task.name}/{lang} judge", read=task.read_verdict,
                   config=task.judge_config(judge), on_judgment=record)  # fmt: skip
     finally:

@@ -60,7 +60,7 @@ class Judge:
     def identity(self) -> str:
         return self.backend.identity
 
-    def run(self, queries: Sequence[JudgeQuery], parse: Callable[[str], V | None], description: str = "judge",
+    def run(self, queries: Sequence[JudgeQuery], parse: Callable[[str], V | None] | None, description: str = "judge",
             read: Callable[[Completion], V | None] | None = None, config: GenerationConfig | None = None,
             on_judgment: Callable[[int, Judgment[V]], None] | None = None) -> list[Judgment[V]]:  # fmt: skip
         """Ask every query, re-ask once those whose reply does not parse, and return one Judgment each.
@@ -71,7 +71,9 @@ class Judge:
         re-asked), in the caller's thread, so a caller can persist each one before the batch ends.
         """
         config = config or self.config
-        read = read or (lambda completion: parse(completion.text))
+        if read is None:
+            assert parse is not None, "a judge needs a reader: parse (reply text) or read (whole completion)"
+            read = lambda completion: parse(completion.text)  # noqa: E731
         final: dict[int, Judgment[V]] = {}
         retry: list[int] = []
 
