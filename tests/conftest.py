@@ -26,3 +26,13 @@ def evalkit_env(tmp_path):
 def evalkit_exe():
     exe = shutil.which("evalkit", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "evalkit"]
+
+
+@pytest.fixture(scope="session")
+def bubblewrap():
+    """The sandbox tests need bubblewrap (installed by `make setup`), never a weaker isolation."""
+    from evalkit import sandbox
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap is not installed: `make setup` installs it (apt-get install bubblewrap)")
+    assert sandbox.isolation() == "bwrap"

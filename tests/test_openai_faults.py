@@ -140,3 +140,39 @@ def test_rejected_key_stops_the_run_with_one_line(tmp_path, capsys, monkeypatch)
         assert evalkit_run(stub, tmp_path / "out", tmp_path / "c.sqlite") == 2
     err = capsys.readouterr().err
     assert "API key rejected (HTTP 401)" in err and "wrong" not in err
+
+
+def start_stub_process(workdir, *args):
+    """The stub as a process of its own on loopback (as in production: another program's server)."""
+    import subprocess
+    import sys
+
+    ready = workdir / "port"
+    process = subprocess.Popen([sys.executable, "-m", "evalkit.testing.openai_stub", "--port", "0", "--ready-file",
+                                str(ready), "--retry-after", "0", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not (ready.exists() and ready.read_text().strip()):
+        assert time.monotonic() < deadline and process.poll() is None, "the stub server did not start"
+        time.sleep(0.05)
+    return process, f"http://127.0.0.1:{int(ready.read_text().strip())}/v1"
+
+
+def test_a_fault_server_of_its_own_gives_the_same_results_as_a_clean_one(tmp_path):
+    faults = "truncated,nochoices,nullcontent,badutf8"  # every 200 that carries no answer, one after another
+    runs = {}
+    for name, args in (("clean", ()), ("faulty", ("--fault-sequence", faults, "--fault-every", "2"))):
+        folder = tmp_path / name
+        folder.mkdir()
+        process, base_url = start_stub_process(folder, *args)
+        try:
+            code = main(["run", "--model", f"openai:stub-model@{base_url}", "--tasks", "gsm8k", "--langs", LANGS,
+                         "--limit", "4", "--output", str(folder / "out"), "--name", "stub", "--no-cache",
+                         "--no-progress", "--max-retries", "6"])  # fmt: skip
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+        assert code == 0
+        runs[name] = read_run(folder / "out")
+    assert runs["faulty"] == runs["clean"]  # the same completions, scores and summaries; no item error
+    assert all(n_errors == 0 for _, _, _, n_errors in runs["faulty"].values())

@@ -2,23 +2,17 @@
 
 import os
 import secrets
-import shutil
 import time
 
 import pytest
 
 from conftest import ROOT
-from evalkit import sandbox
 from evalkit.sandbox import Limits, Program, run, run_many
 
 FAST = Limits(cpu_s=2, wall_s=5, memory_mb=512, processes=32, file_size_mb=4, output_chars=4000)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def needs_isolation():
-    if shutil.which("bwrap") is None:
-        pytest.fail("bubblewrap is not installed: `make setup` installs it (apt-get install bubblewrap)")
-    assert sandbox.isolation() == "bwrap"
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 def test_a_correct_program_passes_and_a_wrong_one_names_its_assert():

@@ -3,7 +3,6 @@ pass; varied correct solutions still pass; limits hold for the run as a whole.""
 
 import json
 import secrets
-import shutil
 import time
 from pathlib import Path
 
@@ -60,11 +59,7 @@ ADVERSARIAL = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def needs_isolation():
-    if shutil.which("bwrap") is None:
-        pytest.fail("bubblewrap is not installed: `make setup` installs it (apt-get install bubblewrap)")
-    assert sandbox.isolation() == "bwrap"
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 def test_the_corpus_is_large():
