@@ -7,15 +7,19 @@ PY     := $(BIN)/python
 MODEL  ?= local:smollm2
 TASKS  ?= all
 LANGS  ?= all
-LIMIT  ?=
+# `make eval` is a quick slice (the first LIMIT items of every task and language, replies capped at CAP
+# tokens): every path in minutes. `make eval-full` (or `make eval LIMIT=`) runs every bundled item.
+LIMIT  ?= 2
+CAP    ?= 192
 DATA   ?= samples
 ARGS   ?=
+OUTPUT ?= results
 JUDGE  ?= local:smollm2
 # The embedded llama.cpp server has no `documents` role: grounded RAG folds documents into the system message.
 LOCAL_OPTS := $(if $(findstring local:,$(MODEL)),--task-option rag.documents=fold)
 SMOLLM2_HF ?= .cache/smollm2-hf
 
-.PHONY: setup setup-vllm eval leaderboard test lint bench list clean
+.PHONY: setup setup-vllm eval eval-full leaderboard test lint bench list clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +41,17 @@ setup-vllm: setup
 	$(PY) -m evalkit export-smollm2 $(SMOLLM2_HF)
 
 eval:
-	$(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' \
-		$(if $(JUDGE),--judge '$(JUDGE)') $(LOCAL_OPTS) $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
+	$(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' --output '$(OUTPUT)' \
+		$(if $(JUDGE),--judge '$(JUDGE)') $(LOCAL_OPTS) $(if $(LIMIT),--limit $(LIMIT) --max-tokens-cap $(CAP)) \
+		--style-control $(ARGS)
+	$(BIN)/evalkit leaderboard --results '$(OUTPUT)' --print
+
+eval-full:
+	$(MAKE) eval LIMIT=
 
 # results/leaderboard.md (+ .csv, .json, arena charts) from every summary.json under results/
 leaderboard:
-	$(BIN)/evalkit leaderboard --results results
+	$(BIN)/evalkit leaderboard --results '$(OUTPUT)'
 
 list:
 	$(BIN)/evalkit list

@@ -40,11 +40,16 @@ def answer_text(row: Mapping[str, Any]) -> str | None:
     try:
         return str(row["choices"][0]["turns"][0]["content"])
     except (KeyError, IndexError, TypeError):
+        pass
+    try:  # arena-hard-auto v2: messages[-1].content.answer
+        return str(row["messages"][-1]["content"]["answer"])
+    except (KeyError, IndexError, TypeError):
         return None
 
 
 def answer_tokens(row: Mapping[str, Any]) -> int | None:
-    for path in (("token_len",), ("choices", 0, "turns", 0, "token_len"), ("conv_metadata", "token_len")):
+    for path in (("token_len",), ("choices", 0, "turns", 0, "token_len"), ("conv_metadata", "token_len"),
+                 ("metadata", "token_len")):
         value: Any = row
         try:
             for key in path:

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,14 +25,17 @@ from evalkit.arena import METHODS, category_leaderboards, format_table, leaderbo
 from evalkit.backends import BackendOptions
 from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.errors import UserError
+from evalkit.judging import JUDGE_MODES
 from evalkit.modelspec import ModelSpecError, parse_model_string
 from evalkit.mt_bench import format_table as mt_bench_format
 from evalkit.mt_bench import table_from_files as mt_bench_table
 from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
+from evalkit.recap import recap_lines
 from evalkit.redact import redact
-from evalkit.references import DATASET
+from evalkit.references import DATASET, HANDWRITTEN
 from evalkit.runner import RunSettings, prepare_run
 from evalkit.session import JudgeSettings, Session, run_all
+from evalkit.style_control import LENGTH_UNITS
 from evalkit.task import is_hub_data
 from evalkit.types import finite_number
 
@@ -72,11 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", default="all", help="comma-separated task names, or 'all' (default)")
     run.add_argument("--langs", default="all", help="comma-separated languages, or 'all' (default)")
     run.add_argument("--limit", type=int, default=None, help="first N items per task and language")
+    run.add_argument("--max-tokens-cap", type=int, default=None, metavar="N",
+                     help="no task generates more than N new tokens (tasks with a smaller default keep it); "
+                     "`make eval` uses it for its quick slice; recorded as generation_config in summary.json")
     run.add_argument("--data", default="samples",
                      help="'samples' (bundled, default), 'full' (the pinned HF dataset), 'full:<source>' "
                      "(a named alternative, see `evalkit list`) or a JSONL file in the dataset's schema")
     run.add_argument("--output", type=Path, default=Path("results"), help="results root (default: results)")
     run.add_argument("--name", default=None, help="results folder name for the model (default: from the model)")
+    run.add_argument("--step", type=float, default=None, help="training step of this checkpoint (summary.json "
+                     "extra.step; `evalkit trend` orders checkpoints by it)")
     run.add_argument("--plugins", type=Path, action="append", default=[], help="extra folder of task plugins")
     run.add_argument("--lm-eval-include", type=Path, action="append", default=[],
                      help="extra lm-eval task folder for lm_eval:<task> (repeatable)")
@@ -97,14 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--judge", default=None, help="model string of the judge for judged metrics (e.g. RAG accuracy); "
                      "the same model string as --model shares its backend")
     run.add_argument("--judge-max-tokens", type=int, default=1024, help="judge reply budget (default 1024)")
+    run.add_argument("--judge-mode", default="auto", choices=("auto", *JUDGE_MODES),
+                     help="text: the judge writes its reasoning and a label (the reference tools' method); choice: "
+                     "the verdict as one constrained choice read from the first token's logprobs (for small local "
+                     "judges; a smoke test, not a measurement); auto (default): choice for local:*, else text")
     run.add_argument("--baseline", default=None, metavar="MODEL",
                      help="arena-hard-auto's name for --reference: the model Arena-Hard answers are judged against "
-                     "(default local:smollm2, whose answers to the bundled samples ship)")
+                     "(default: on the bundled samples `handwritten`, the answers written for them that ship; "
+                     "on other data local:smollm2)")
     run.add_argument("--baseline-answers", type=Path, default=None,
                      help="answers of the --baseline (answers.jsonl or arena-hard-auto model_answer file); "
                      "= --reference-answers BASELINE=FILE")
     run.add_argument("--arena-method", default=None, choices=METHODS,
                      help="Arena-Hard statistics (default v0.1); = --task-option arena_hard.method=...")
+    run.add_argument("--style-control", nargs="?", const="characters", default=None, choices=LENGTH_UNITS,
+                     help="Arena-Hard: also the style-controlled score (length + markdown, arena-hard-auto v2); "
+                     "lengths in characters (default) or tokens; = --task-option arena_hard.style_control=...")
     run.add_argument("--bootstrap-rounds", type=int, default=None, help="arena bootstrap rounds (default 100)")
     run.add_argument("--bootstrap-seed", type=int, default=None, help="arena bootstrap seed (default 0)")
     run.add_argument("--reference", action="append", default=[], metavar="MODEL",
@@ -140,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rounds", type=int, default=100)
     score.add_argument("--seed", type=int, default=0)
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.add_argument("--style-control", nargs="?", const="characters", default=None, choices=LENGTH_UNITS,
+                       help="also the style-controlled scores (needs --answers): lengths in characters (default) or "
+                       "tokens (the answers' token_len, as arena-hard-auto)")
     score.add_argument("--by-category", action="store_true",
                        help="v2: also score each question category against its own baseline (arena-hard-auto v2)")
 
@@ -164,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     board = commands.add_parser("leaderboard", help="publish results/leaderboard.md, .csv, .json and arena charts")
     board.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
     board.add_argument("--output", type=Path, default=None, help="where to write (default: the results root)")
+    board.add_argument("--print", action="store_true", dest="show", help="also print leaderboard.md to the terminal")
 
     gate = commands.add_parser("gate", help="fail a candidate run that regressed against a baseline run")
     gate.add_argument("--baseline", type=Path, required=True, help="results/<model> of the reference run")
@@ -175,6 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--rounds", type=int, default=10000, help="paired bootstrap rounds (default 10000)")
     gate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     gate.add_argument("--report", type=Path, default=None, help="also write the markdown report here")
+
+    trend = commands.add_parser("trend", help="every headline metric of checkpoints against the step: trend.md and "
+                                "one PNG per language, with CIs and the gate's verdict between consecutive ones")
+    trend.add_argument("checkpoints", nargs="+", help="results/<model> folders, e.g. results/ckpt-*")
+    trend.add_argument("--order", default="step", choices=("step", "name"),
+                       help="step (default: --step of the run, else the number in the folder name) or name")
+    trend.add_argument("--output", type=Path, default=None, help="where to write (default: the folders' parent)")
+    trend.add_argument("--max-drop", type=float, default=1.0, help="the gate's margin in points (default 1.0)")
+    trend.add_argument("--alpha", type=float, default=0.05, help="the gate's significance level (default 0.05)")
+    trend.add_argument("--rounds", type=int, default=2000, help="the gate's bootstrap rounds (default 2000)")
+    trend.add_argument("--seed", type=int, default=0)
 
     audit = commands.add_parser("audit-extraction", help="read answers out of (lang, task, output, expected) rows and "
                                 "report accuracy per task x language with every miss")
@@ -212,6 +244,7 @@ def command_list(args: argparse.Namespace) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    clock = time.monotonic()
     spec = parse_model_string(args.model)
     if args.allow_unisolated:
         os.environ["EVALKIT_ALLOW_UNISOLATED"] = "1"  # read by evalkit.code_task, also in worker threads
@@ -241,7 +274,8 @@ def command_run(args: argparse.Namespace) -> int:
     settings = RunSettings(
         output_root=args.output, model=str(spec), model_slug=args.name or spec.slug, data=args.data,
         limit=args.limit, generation_overrides=overrides, system_prompt=args.system_prompt,
-        chat_template=args.chat_template, samples_per_item=max(1, args.samples),
+        chat_template=args.chat_template, samples_per_item=max(1, args.samples), max_tokens_cap=args.max_tokens_cap,
+        step=args.step,
     )  # fmt: skip
     # Read and validate every task's data before a backend (a server, a GPU engine) is started.
     prepared = [prepare_run(task, lang, settings) for task in tasks for lang in langs if lang in task.languages]
@@ -251,17 +285,29 @@ def command_run(args: argparse.Namespace) -> int:
 
         bridge_plan = plan_tasks(bridged, spec, args.lm_eval_include, options)
     cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
+    finished: list[Any] = []
+
+    def report(summary: Any, judged: bool = False) -> None:
+        print_summary(summary, judged)
+        if summary is not None:
+            finished.append(summary)
+
     if prepared:
         references, reference_answers = reference_flags(args)
-        judging = JudgeSettings(judge=judge_spec, max_tokens=args.judge_max_tokens, references=references,
+        judging = JudgeSettings(judge=judge_spec, max_tokens=args.judge_max_tokens, mode=args.judge_mode,
+                                references=references,
                                 reference_answers=reference_answers)  # fmt: skip
         with Session(spec, settings, options, cache_path, judging, progress=not args.no_progress) as session:
-            run_all(session, prepared, lambda run, summary: print_summary(summary, run.task.kind == "judged"))
+            run_all(session, prepared, lambda run, summary: report(summary, run.task.kind == "judged"))
     if bridge_plan is not None:
         from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
 
-        run_plan(bridge_plan, spec, options, settings, cache_path, print_summary)
-    print(f"results: {args.output / settings.model_slug}")
+        run_plan(bridge_plan, spec, options, settings, cache_path, report)
+    results = args.output / settings.model_slug
+    if finished:
+        print("\n" + "\n".join(recap_lines(finished, str(results), time.monotonic() - clock)))
+    else:
+        print(f"results: {results}")
     return 0
 
 
@@ -270,14 +316,48 @@ def command_arena_score(args: argparse.Namespace) -> int:
     answers = _jsonl_files(args.answers, "answers.jsonl") if args.answers else []
     table = leaderboard_from_files(judgments, answers, args.baseline, args.method, args.rounds, args.seed)
     boards = category_leaderboards(judgments, args.rounds, args.seed) if args.by_category else None
+    controlled = None
+    if args.style_control:
+        if not answers:
+            raise UsageError("--style-control needs --answers (the answers' lengths and markdown)")
+        controlled = style_control_table(judgments, answers, args.baseline, args.style_control, args.rounds,
+                                         args.seed)  # fmt: skip
     if args.json:
-        print(strict_json({"pooled": table, "categories": boards} if boards is not None else table))
+        shown: Any = {"pooled": table, "categories": boards} if boards is not None else table
+        if controlled is not None:
+            shown = {"scores": shown, "style_controlled": controlled}
+        print(strict_json(shown))
         return 0
     print(format_table(table, args.method))
+    if controlled is not None:
+        print(f"\nstyle-controlled (lengths in {controlled['length_unit']}; 90% interval; coefficients: "
+              + ", ".join(f"{k} {v:+.3f}" for k, v in controlled["coefficients"].items()) + ")")
+        print(format_table(controlled["table"], "v2"))
     for category, board in (boards or {}).items():
         print(f"\n{category} (baseline {board[0]['baseline'] if board else '—'})")
         print(format_table([{**e, "avg_tokens": None, "games": 0, "dropped": 0} for e in board], "v2"))
     return 0
+
+
+def style_control_table(judgment_paths: Sequence[Path], answer_paths: Sequence[Path], baseline: str, unit: str,
+                        rounds: int, seed: int) -> dict[str, Any]:  # fmt: skip
+    """Style-controlled scores of every model in the judgments (evalkit.style_control), baseline at 50."""
+    from evalkit.arena import judgment_rows_from_file  # noqa: PLC0415
+    from evalkit.style_control import style_battles, style_controlled, styles_from_answer_files  # noqa: PLC0415
+
+    rows = []
+    for path in judgment_paths:
+        for row in judgment_rows_from_file(path):
+            rows.append({**row, **{side: baseline for side in ("model_a", "model_b") if row[side] == "__baseline__"},
+                         "baseline": row.get("baseline") or baseline})  # fmt: skip
+    found = style_controlled(style_battles(rows, styles_from_answer_files(answer_paths, unit)), rounds=rounds,
+                             seed=seed)  # fmt: skip
+    table = [{"model": s.model, "score": s.score, "lower": s.lower, "upper": s.upper, "avg_tokens": None,
+              "games": 0, "dropped": 0, "bootstrap_median": s.bootstrap_median} for s in found.scores]
+    table.append({"model": baseline, "score": 50.0, "lower": 50.0, "upper": 50.0, "avg_tokens": None, "games": 0,
+                  "dropped": 0})  # fmt: skip
+    return {"length_unit": unit, "table": table, "coefficients": found.coefficients,
+            "constant_features": list(found.dropped)}
 
 
 def command_mt_bench_score(args: argparse.Namespace) -> int:
@@ -356,7 +436,8 @@ def print_summary(summary: Any, judged: bool = False) -> None:
 
 def arena_flag_options(args: argparse.Namespace) -> list[str]:
     """--arena-method / --bootstrap-rounds / --bootstrap-seed as the Arena-Hard options they stand for."""
-    flags = (("method", args.arena_method), ("rounds", args.bootstrap_rounds), ("seed", args.bootstrap_seed))
+    flags = (("method", args.arena_method), ("rounds", args.bootstrap_rounds), ("seed", args.bootstrap_seed),
+             ("style_control", args.style_control))
     return [f"arena_hard.{name}={value}" for name, value in flags if value is not None]
 
 
@@ -372,7 +453,7 @@ def reference_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str
         baseline = names[-1] if args.baseline is not None else reference_key(ARENA_DEFAULT_BASELINE)
         answers[baseline] = args.baseline_answers
     for name in names:
-        if name != DATASET and name not in answers:
+        if name not in (DATASET, HANDWRITTEN) and name not in answers:
             parse_model_string(name)  # a reference without an answers file must be a model we can run
     return tuple(dict.fromkeys(names)), answers
 
@@ -425,11 +506,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "leaderboard":
             from evalkit.leaderboard import command_leaderboard  # noqa: PLC0415 - imports pandas, matplotlib
 
-            return command_leaderboard(args.results, args.output)
+            return command_leaderboard(args.results, args.output, args.show)
         if args.command == "gate":
             from evalkit.gate import command_gate  # noqa: PLC0415
 
             return command_gate(args)
+        if args.command == "trend":
+            from evalkit.trend import command_trend  # noqa: PLC0415 - imports matplotlib
+
+            return command_trend(args)
         if args.command == "mt-bench":
             return command_mt_bench_score(args)
         if args.command == "alpaca-eval":

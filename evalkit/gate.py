@@ -12,6 +12,13 @@ MT-Bench ratings × 10 so that 1 point = 0.1 rating):
                    per-question mean rating, AlpacaEval's per-instruction preference against the first reference.
   Arena-Hard       the arena's own bootstrap CIs: the candidate's upper bound is compared with the baseline's
                    lower bound (non-overlapping intervals count as significant).
+  pass/fail items  also the exact McNemar test on the discordant items (evalkit.stats.mcnemar_exact); a drop
+                   fails the gate only when McNemar's one-sided p < α as well.
+  clustered items  MT-Bench turns of one question, Arena-Hard games of one question, RAG domains: the
+                   bootstrap resamples whole clusters and the SE is the clustered one (Miller 2024).
+  in_language      the share of replies in the run's language (evalkit.language), gated next to the primary
+                   metric whenever both runs have it.
+  Every row reports its SE and the minimum detectable drop at its n and α (power 0.8).
   summary only     (no per-item file) a normal approximation from the two standard errors:
                    U = Δ + z_(1−α) · sqrt(se_b² + se_c²), p = Φ(Δ / sqrt(se_b² + se_c²)).
 A task regresses when the drop is larger than the margin with significance: U < −max_drop (for arenas:
@@ -38,9 +45,16 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import UserError
+from evalkit.language import UNDETERMINED
 from evalkit.leaderboard import Run, task_info
 from evalkit.records import atomic_write_text
-from evalkit.stats import paired_bootstrap
+from evalkit.stats import (
+    cluster_bootstrap,
+    clustered_standard_error,
+    mcnemar_exact,
+    minimum_detectable_drop,
+    paired_bootstrap,
+)
 from evalkit.task import read_jsonl
 
 #: summary.json keys whose difference makes two runs incomparable (label -> path in the summary).
@@ -56,6 +70,8 @@ COMPARED = (
 )  # fmt: skip
 
 
+#: Language fidelity (evalkit.language), gated next to every task's primary metric when both runs have it.
+IN_LANGUAGE = "in_language"
 #: Metric gated when neither run has the primary one (RAG without a judge has no accuracy).
 FALLBACK_METRIC = {"rag": "rouge_l"}
 
@@ -77,6 +93,9 @@ class Comparison:
     bound: float | None  # one-sided upper bound of the delta (None for arena CIs)
     p_value: float | None
     regression: bool
+    se: float | None = None  # standard error of the delta (clustered where items come in clusters)
+    min_detectable: float | None = None  # the smallest true drop this n and α detect with power 0.8
+    mcnemar_p: float | None = None  # pass/fail metrics: one-sided exact McNemar p on the discordant items
 
 
 def load_runs(root: Path) -> dict[tuple[str, str], Run]:
@@ -117,69 +136,118 @@ def difference(baseline: Run, candidate: Run) -> str | None:
 
 
 # -- per-item values ----------------------------------------------------------------------------------------
-def item_values(run: Run, metric: str) -> dict[str, float] | None:
+@dataclass(frozen=True)
+class Items:
+    """Per-item values of the primary metric in points, and the cluster of each item (None: independent)."""
+
+    values: dict[str, float]
+    clusters: dict[str, str] | None = None
+    unit: str = "items"
+
+
+def item_values(run: Run, metric: str) -> Items | None:
     """Per-item values of the primary metric in points, or None when the run has no per-item file for it."""
     folder = run.path.parent
+    if metric == IN_LANGUAGE:
+        return _language_items(folder / "samples.jsonl", run)
     if run.task == "mt_bench":
         return _mt_bench_items(folder / "judgments.jsonl", run)
     if run.task == "alpaca_eval":
         return _alpaca_items(folder / "judgments.jsonl", run)
+    if run.task == "arena_hard":
+        return _arena_items(folder / "judgments.jsonl", run)
     samples = folder / "samples.jsonl"
-    if run.task == "arena_hard" or not samples.is_file():
+    if not samples.is_file():
         return None
     key = "passed" if metric.startswith("pass@") else metric
     wanted_filter = None
     if run.task.startswith("lm_eval__"):  # bridged metrics are keyed `metric/filter`; records carry the filter
         key, _, wanted_filter = metric.partition("/")
     sums: dict[str, list[float]] = {}
+    groups: dict[str, str] = {}
     for row in read_jsonl(samples):
         if wanted_filter and (row.get("metadata") or {}).get("filter") not in (wanted_filter, None):
             continue
         value = (row.get("scores") or {}).get(key)
         if isinstance(value, (int, float)):
             sums.setdefault(str(row["id"]), []).append(float(value))
-    return {item: 100 * sum(v) / len(v) for item, v in sums.items()}
+            group = (row.get("metadata") or {}).get(CLUSTER_KEY.get(run.task, ""))
+            if group is not None:
+                groups[str(row["id"])] = str(group)
+    values = {item: 100 * sum(v) / len(v) for item, v in sums.items()}
+    return Items(values, groups if groups and len(groups) == len(values) else None)
 
 
-def _mt_bench_items(path: Path, run: Run) -> dict[str, float] | None:
+def _language_items(path: Path, run: Run) -> Items | None:
+    """100 for a reply in the run's language, 0 for another (undetermined replies left out)."""
+    if not path.is_file():
+        return None
+    expected = (run.extra.get("language") or {}).get("expected", run.lang)
+    found: dict[str, list[float]] = {}
+    for row in read_jsonl(path):
+        detected = (row.get("extracted") or {}).get("language")
+        if detected and detected != UNDETERMINED:
+            found.setdefault(str(row["id"]), []).append(100.0 * (detected == expected))
+    return Items({item: sum(v) / len(v) for item, v in found.items()}) if found else None
+
+
+#: Per-item tasks whose items come in groups that move together: the record metadata key naming the group.
+CLUSTER_KEY = {"rag": "domain"}
+
+
+def _mt_bench_items(path: Path, run: Run) -> Items | None:
+    """One value per graded turn (rating × 10), clustered by question."""
     if not path.is_file():
         return None
     from evalkit.mt_bench import ratings_from_files  # here, not at the top: it pulls in the runner (~1.3 s)
 
     grouped = ratings_from_files([path]).get((str(run.summary.get("model")), str(run.extra.get("judge"))), [])
-    ratings: dict[str, list[float]] = {}
-    for r in grouped:
-        if r.rating != -1:
-            ratings.setdefault(r.question_id, []).append(10 * r.rating)
-    return {q: sum(v) / len(v) for q, v in ratings.items()}
+    values = {f"{r.question_id}#{r.turn}": 10 * r.rating for r in grouped if r.rating != -1}
+    return Items(values, {key: key.partition("#")[0] for key in values}, "turns")
 
 
-def _alpaca_items(path: Path, run: Run) -> dict[str, float] | None:
+def _alpaca_items(path: Path, run: Run) -> Items | None:
     if not path.is_file():
         return None
     reference = run.extra.get("reference")
-    return {str(row["question_id"]): 100 * (float(row["preference"]) - 1) for row in read_jsonl(path)
-            if row.get("model") == run.summary.get("model") and row.get("judge") == run.extra.get("judge")
-            and row.get("reference") == reference and row.get("preference") is not None}  # fmt: skip
+    return Items({str(row["question_id"]): 100 * (float(row["preference"]) - 1) for row in read_jsonl(path)
+                  if row.get("model") == run.summary.get("model") and row.get("judge") == run.extra.get("judge")
+                  and row.get("reference") == reference and row.get("preference") is not None})  # fmt: skip
+
+
+def _arena_items(path: Path, run: Run) -> Items | None:
+    """One value per judged game from the model's side (win 100, tie 50, loss 0), clustered by question."""
+    if not path.is_file():
+        return None
+    from evalkit.arena import VERDICT_OUTCOMES  # noqa: PLC0415 - the arena module pulls in tiktoken lookups
+
+    values: dict[str, float] = {}
+    for row in read_jsonl(path):
+        if row.get("model") != run.summary.get("model") or row.get("judge") != run.extra.get("judge"):
+            continue
+        if row.get("baseline") != run.extra.get("baseline") or row.get("verdict") not in VERDICT_OUTCOMES:
+            continue
+        outcome = VERDICT_OUTCOMES[row["verdict"]][0]
+        won = outcome if row["model_a"] == row["model"] else 1 - outcome
+        values[f"{row['question_id']}#{row['game']}"] = 100 * won
+    return Items(values, {key: key.partition("#")[0] for key in values}, "games") if values else None
 
 
 # -- the gate -------------------------------------------------------------------------------------------------
-def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds: int, seed: int) -> Comparison:
+def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds: int, seed: int,
+            metric: str | None = None) -> Comparison:  # fmt: skip
+    """One task/language on its primary metric (or on `metric`, e.g. in_language)."""
     info = task_info(baseline.task, baseline.summary)
-    metric = info.primary
-    if baseline.metric(metric) is None and candidate.metric(metric) is None and baseline.task in FALLBACK_METRIC:
-        metric = FALLBACK_METRIC[baseline.task]
+    if metric is None:
+        metric = info.primary
+        if baseline.metric(metric) is None and candidate.metric(metric) is None and baseline.task in FALLBACK_METRIC:
+            metric = FALLBACK_METRIC[baseline.task]
     scale = 10.0 if baseline.task == "mt_bench" else (100.0 if info.fraction else 1.0)
+    if metric == IN_LANGUAGE:
+        scale = 100.0
     base_items, cand_items = item_values(baseline, metric), item_values(candidate, metric)
-    if base_items and cand_items:
-        shared = sorted(set(base_items) & set(cand_items))
-        if not shared:
-            raise GateMisuse(f"{baseline.task}/{baseline.lang}: the runs share no item ids")
-        b = np.array([base_items[i] for i in shared])
-        c = np.array([cand_items[i] for i in shared])
-        delta, bound, p = paired_bootstrap(b, c, rounds, seed, alpha)
-        return Comparison(baseline.task, baseline.lang, metric, "paired bootstrap", len(shared), float(b.mean()),
-                          float(c.mean()), delta, bound, p, bound < -max_drop)  # fmt: skip
+    if base_items and cand_items and base_items.values and cand_items.values:
+        return _paired(baseline, metric, base_items, cand_items, max_drop, alpha, rounds, seed)
     b_value, c_value = baseline.metric(metric), candidate.metric(metric)
     if b_value is None and c_value is None:
         return Comparison(baseline.task, baseline.lang, metric, "not scored in either run", 0, None, None, None, None,
@@ -201,7 +269,36 @@ def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds
         raise GateMisuse(f"{baseline.task}/{baseline.lang}: no per-item file and no standard error for {metric!r}")
     bound = delta + NormalDist().inv_cdf(1 - alpha) * se
     return Comparison(baseline.task, baseline.lang, metric, "normal approximation", n, b_value, c_value, delta,
-                      bound, 1 - NormalDist().cdf(-delta / se), bound < -max_drop)  # fmt: skip
+                      bound, 1 - NormalDist().cdf(-delta / se), bound < -max_drop, se=se,
+                      min_detectable=minimum_detectable_drop(se, alpha))  # fmt: skip
+
+
+def _paired(baseline: Run, metric: str, base: Items, cand: Items, max_drop: float, alpha: float, rounds: int,
+            seed: int) -> Comparison:  # fmt: skip
+    """The paired comparison on shared items: bootstrap (of clusters when items are clustered), the clustered
+    standard error, the minimum detectable drop and, for pass/fail metrics, the exact McNemar test."""
+    shared = sorted(set(base.values) & set(cand.values))
+    if not shared:
+        raise GateMisuse(f"{baseline.task}/{baseline.lang}: the runs share no item ids")
+    b = np.array([base.values[i] for i in shared])
+    c = np.array([cand.values[i] for i in shared])
+    clusters = [base.clusters[i] for i in shared] if base.clusters is not None else None
+    if clusters is not None:
+        delta, bound, p = cluster_bootstrap(b, c, clusters, rounds, seed, alpha)
+        method = f"cluster bootstrap ({base.unit} in {len(set(clusters))} clusters)"
+    else:
+        delta, bound, p = paired_bootstrap(b, c, rounds, seed, alpha)
+        method = "paired bootstrap"
+    se = clustered_standard_error(c - b, clusters)
+    regression = bound < -max_drop
+    mcnemar = None
+    if set(np.unique(b)) <= {0.0, 100.0} and set(np.unique(c)) <= {0.0, 100.0}:
+        mcnemar = mcnemar_exact(int(np.sum((b == 100) & (c == 0))), int(np.sum((b == 0) & (c == 100))))
+        method += " + exact McNemar"
+        regression = regression and mcnemar < alpha
+    return Comparison(baseline.task, baseline.lang, metric, method, len(shared), float(b.mean()), float(c.mean()),
+                      delta, bound, p, regression, se=se, min_detectable=minimum_detectable_drop(se, alpha),
+                      mcnemar_p=mcnemar)  # fmt: skip
 
 
 def _stderr(run: Run, metric: str) -> float:
@@ -226,17 +323,26 @@ def run_gate(baseline_root: Path, candidate_root: Path, tasks: Sequence[str] | N
     problems = [d for key in shared if (d := difference(baseline[key], candidate[key])) is not None]
     if problems:
         raise GateMisuse("runs are not comparable:\n  " + "\n  ".join(problems))
-    return [compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed) for key in shared]
+    comparisons = []
+    for key in shared:
+        comparisons.append(compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed))
+        if baseline[key].metric(IN_LANGUAGE) is not None and candidate[key].metric(IN_LANGUAGE) is not None:
+            comparisons.append(compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed, IN_LANGUAGE))
+    return comparisons
 
 
 def report(comparisons: Sequence[Comparison], baseline: Path, candidate: Path, max_drop: float, alpha: float) -> str:
     lines = [
         f"# Regression gate: {candidate.name} vs {baseline.name}", "",
-        f"Fails a task when its drop exceeds {max_drop:g} points with significance (one-sided α = {alpha:g}). "
-        "Points: percent; MT-Bench ratings × 10.", "",
-        "| Task | Lang | Metric | Method | n | Baseline | Candidate | Δ | Upper bound | p | Verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"Fails a task when its drop exceeds {max_drop:g} points with significance (one-sided α = {alpha:g}; "
+        "pass/fail metrics also need the exact McNemar test at α). Points: percent; MT-Bench ratings × 10. "
+        "SE: the delta's standard error, clustered where items come in clusters (Miller 2024). Detectable: the "
+        "smallest true drop this n and α catch with 80% power.", "",
+        "| Task | Lang | Metric | Method | n | Baseline | Candidate | Δ | Upper bound | p | McNemar p | SE "
+        "| Detectable | Verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
+
     def number(value: float | None, pattern: str) -> str:
         return "—" if value is None else format(value, pattern)
 
@@ -244,8 +350,14 @@ def report(comparisons: Sequence[Comparison], baseline: Path, candidate: Path, m
         verdict = "**REGRESSION**" if c.regression else ("skipped" if c.delta is None else "pass")
         lines.append(f"| {c.task} | {c.lang} | {c.metric} | {c.method} | {c.n} | {number(c.baseline, '.2f')} | "
                      f"{number(c.candidate, '.2f')} | {number(c.delta, '+.2f')} | {number(c.bound, '+.2f')} | "
-                     f"{number(c.p_value, '.4f')} | {verdict} |")  # fmt: skip
+                     f"{number(c.p_value, '.4f')} | {number(c.mcnemar_p, '.4f')} | {number(c.se, '.2f')} | "
+                     f"{number(c.min_detectable, '.1f')} | {verdict} |")  # fmt: skip
     failed = sum(c.regression for c in comparisons)
+    blind = [f"{c.task}/{c.lang} ({c.min_detectable:.1f})" for c in comparisons
+             if c.min_detectable is not None and c.min_detectable > 10 * max(max_drop, 1.0)]  # fmt: skip
+    if blind:
+        lines += ["", f"Too small to gate a {max_drop:g}-point drop (minimum detectable drop in points): "
+                  + ", ".join(blind) + ". Run more items for these, or gate them on a larger margin."]  # fmt: skip
     lines += ["", f"Result: {'FAIL' if failed else 'PASS'} ({failed} of {len(comparisons)} regressed)."]
     return "\n".join(lines) + "\n"
 

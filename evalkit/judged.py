@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from evalkit.backends.base import Backend
-from evalkit.judging import Judge, JudgeQuery, Judgment
+from evalkit.judging import Choice, Judge, JudgeQuery, Judgment
+from evalkit.language import detect_language, fidelity, in_language_metric
 from evalkit.records import dumps, run_dir, write_json, write_jsonl
 from evalkit.references import DATASET, AnswerSources, ReferenceAnswers, answer_rows, reference_answers
 from evalkit.runner import PreparedRun, answer_all, flow_summary
@@ -40,6 +41,7 @@ class Game:
     record: Mapping[str, Any]
     messages: tuple[Message, ...]
     reask: str
+    choice: Choice[Any] | None = None  # how choice mode asks for the verdict (None: as text in any mode)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class JudgedTask(Task):
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
         return Score(extracted={}, values={})
+
+    def default_reference_of(self, prepared: PreparedRun) -> str:
+        """The reference when the user names none, for this run's data (default: `default_reference`)."""
+        return self.default_reference
 
     # -- what differs between judged benchmarks --------------------------------------------------------------
     def answer_record(self, sample: Sample, answers: Sequence[Completion], model: str) -> dict[str, Any]:
@@ -140,6 +146,7 @@ class JudgedSettings:
     model_slug: str
     sources: AnswerSources
     references: tuple[str, ...] = ()  # --reference (empty: the plugin's default)
+    step: float | None = None  # --step: the training step of this checkpoint
 
 
 def read_judgments(path: Path) -> list[dict[str, Any]]:
@@ -176,7 +183,7 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
     if judge is None:
         print(f"{task.name}/{lang}: {len(steps)} answers written (no --judge: not judged)")
         return None
-    names = settings.references or (task.default_reference,)
+    names = settings.references or (task.default_reference_of(prepared),)
     if task.max_references is not None and len(names) > task.max_references:
         raise TaskDataError(f"{task.name}: at most {task.max_references} --reference; got {', '.join(names)}")
     reason = task.not_judged(settings.model, names)
@@ -210,7 +217,7 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
         log.append({**games[index].record, **task.verdict_record(games[index], judgment)})
 
     try:
-        judge.run([JudgeQuery(g.messages, g.reask) for g in games], parse=None,
+        judge.run([JudgeQuery(g.messages, g.reask, g.choice) for g in games], parse=None,
                   description=f"{task.name}/{lang} judge", read=task.read_verdict,
                   config=task.judge_config(judge), on_judgment=record)  # fmt: skip
     finally:
@@ -223,14 +230,21 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
         print(f"{task.name}/{lang}: warning: no verdict on {settings.model} could be read; not scored (see {log_path})",
               file=sys.stderr)  # fmt: skip
     completions = [c for answers in steps for c in answers]
+    detected = [detect_language(c.text).lang for c in completions if c.ok]
+    metrics = dict(outcome.metrics)
+    in_language = in_language_metric(lang, detected)
+    if in_language is not None and outcome.metrics:
+        metrics["in_language"] = MetricValue(*in_language)
     summary = flow_summary(
-        prepared, backend, settings.model, metrics=outcome.metrics,
+        prepared, backend, settings.model, metrics=metrics,
         n=len({str(r["question_id"]) for r in recorded}),
         n_errors=sum(any(not c.ok for c in a) for a in steps) + failed, completions=completions,
         started_at=started_at, clock=clock, breakdown=outcome.breakdown,
-        extra={"judge": judge.model, "judge_backend": judge.identity,
+        extra={"judge": judge.model, "judge_backend": judge.identity, "judge_mode": judge.mode,
+               **({"step": settings.step} if settings.step is not None else {}),
                "references": {name: ref.source for name, ref in references.items()},
-               **outcome.extra, "judge_failures": failed, "task_options": dict(task.option_values)},
+               **outcome.extra, "judge_failures": failed, "task_options": dict(task.option_values),
+               "language": fidelity(lang, detected, task.option("language_mismatch"))},
     )  # fmt: skip
     write_json(out / "summary.json", summary.to_dict())
     return summary

@@ -42,7 +42,10 @@ TASK_TITLES = {"mmlu_pro": "MMLU-Pro", "gsm8k": "GSM8K", "math": "MATH", "mbpp":
 JUDGED = ("arena_hard", "mt_bench", "alpaca_eval", "rag")
 #: Metrics whose summary values are fractions in [0, 1] (shown as percent); others keep their own unit.
 UNITS = {"score": {"arena_hard": "%", "mt_bench": "rating"}, "turn1": "rating", "turn2": "rating",
-         "lc_win_rate": "%", "win_rate": "%", "avg_symbols": "characters", "index_diff": "ids"}  # fmt: skip
+         "lc_win_rate": "%", "win_rate": "%", "avg_symbols": "characters", "index_diff": "ids",
+         "in_language": "%"}  # fmt: skip
+#: Metrics that are fractions in [0, 1] in every task, judged arenas included.
+FRACTION_METRICS = frozenset({"in_language"})
 
 
 class LeaderboardError(UserError, ValueError):
@@ -126,7 +129,8 @@ def shown(task: str, metric: str, value: float | None, info: TaskInfo) -> float 
     """A summary value in the unit the tables use (fractions become percent)."""
     if value is None:
         return None
-    return value * 100 if unit(task, metric, info) == "%" and info.fraction else value
+    fraction = info.fraction or metric in FRACTION_METRICS
+    return value * 100 if unit(task, metric, info) == "%" and fraction else value
 
 
 def long_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
@@ -243,16 +247,26 @@ def arena_tables(runs: Sequence[Run], lang: str) -> tuple[list[Table], dict[str,
             entries.append((run.model, score, ci, run.extra.get("avg_tokens")))
         entries.append((f"{baseline} (baseline)", 50.0, None, None))
         entries.sort(key=lambda e: (_best_first(e[1]), e[0]))
+        controlled = {r.model: r.extra["style_control"] for r in group if (r.extra.get("style_control") or {}).get(
+            "score") is not None}  # fmt: skip
         rows = []
         for model, score, ci, tokens in entries:
             interval = MISSING if not ci or score is None else f"({ci[0] - score:+.1f}, {ci[1] - score:+.1f})"
-            rows.append([model, fmt(score), interval, fmt(tokens, 0)])
+            row = [model, fmt(score), interval, fmt(tokens, 0)]
+            if controlled:
+                found = controlled.get(model)
+                row.append(fmt(found["score"]) + f" ({found['length_unit']})" if found else
+                           ("50.0" if model.endswith("(baseline)") else MISSING))  # fmt: skip
+            rows.append(row)
         chart = f"leaderboard_arena_hard_{lang}{'' if number == 1 else f'_{number}'}.png"
         charts[chart] = [(m, s, (c[0] if c else s), (c[1] if c else s)) for m, s, c, _ in entries if s is not None]
         level = {float(r.extra.get("ci_level") or 0.95) for r in group}
         tables.append(Table(f"Arena-Hard ({lang}) — baseline {baseline}, judge {judge}",
-                            ["Model", "Score", f"{int(max(level) * 100)}% CI", "Avg tokens"], rows,
-                            "Win-rate against the baseline (%), Bradley-Terry; CI from the bootstrap.",
+                            ["Model", "Score", f"{int(max(level) * 100)}% CI", "Avg tokens",
+                             *(["Style-controlled"] if controlled else [])], rows,
+                            "Win-rate against the baseline (%), Bradley-Terry; CI from the bootstrap."
+                            + (" Style-controlled: the win-rate with answer length and markdown accounted for "
+                               "(arena-hard-auto v2's features; lengths in the unit shown)." if controlled else ""),
                             chart))  # fmt: skip
     return tables, charts
 
@@ -320,6 +334,29 @@ def rag_table(runs: Sequence[Run], lang: str) -> Table | None:
                  "(lower is better).")
 
 
+def language_table(runs: Sequence[Run], lang: str) -> Table | None:
+    """In-language %: per model and task, the share of replies written in the language of the run."""
+    chosen = [r for r in runs if r.lang == lang and (r.extra.get("language") or {}).get("determined")]
+    if not chosen:
+        return None
+    tasks = sorted({r.task for r in chosen})
+    by_key = {(r.model, r.task): r.extra["language"] for r in chosen}
+    rows = []
+    for model in sorted({r.model for r in chosen}):
+        cells = [model]
+        for task in tasks:
+            found = by_key.get((model, task))
+            if found is None or found.get("in_language") is None:
+                cells.append(MISSING)
+                continue
+            wrong = f" ({found['top_wrong']} {100 * found['top_wrong_share']:.0f}%)" if found.get("top_wrong") else ""
+            cells.append(f"{100 * found['in_language']:.0f}{wrong}")
+        rows.append(cells)
+    return Table(f"Language fidelity ({lang}): in-language %", ["Model", *tasks], rows,
+                 "Share of replies written in the run's language (py3langid on the reply's prose; replies too short "
+                 "to tell are left out), and in brackets the most frequent other language.")
+
+
 def _best_first(value: float | None) -> float:
     """Sort key: higher values first, a missing value last (a score of exactly 0 is not missing)."""
     return -value if value is not None else math.inf
@@ -337,6 +374,17 @@ def footnotes(runs: Sequence[Run]) -> list[str]:
     judges = sorted({str(r.extra["judge"]) for r in runs if r.extra.get("judge")})
     if judges:
         notes.append(f"Judges: {', '.join(judges)}.")
+    smoke = sorted({str(r.extra["judge"]) for r in runs if r.extra.get("judge_mode") == "choice"})
+    if smoke:
+        notes.append(f"Judged in choice mode (one constrained token read from the judge's logprobs) by "
+                     f"{', '.join(smoke)}: with a small local judge such numbers are a smoke test of the pipeline, "
+                     "not a measurement.")
+    sliced = sorted({f"{r.task}/{r.lang}" for r in runs if (r.summary.get("data") or {}).get("max_tokens_cap")})
+    if sliced:
+        caps = sorted({int(r.summary["data"]["max_tokens_cap"]) for r in runs
+                       if (r.summary.get("data") or {}).get("max_tokens_cap")})  # fmt: skip
+        notes.append(f"Quick slice (replies capped at {', '.join(map(str, caps))} tokens) in {len(sliced)} "
+                     "task/language runs: not comparable with full runs.")
     references = sorted({str(reference_of(r)) for r in runs if r.task in JUDGED and reference_of(r)})
     if references:
         notes.append(f"Baselines / references: {', '.join(references)}.")
@@ -383,6 +431,9 @@ def build_leaderboard(results_root: Path) -> Leaderboard:
         rag = rag_table(runs, lang)
         if rag is not None:
             found.append(rag)
+        fidelity = language_table(runs, lang)
+        if fidelity is not None:
+            found.append(fidelity)
         tables[lang] = found
     return Leaderboard(langs, tables, footnotes(runs), long_rows(runs), charts, warnings)
 
@@ -453,8 +504,12 @@ def _json_safe(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return safe
 
 
-def command_leaderboard(results: Path, output: Path | None) -> int:
-    """`evalkit leaderboard`: write the files and say where they are."""
-    for path in write_leaderboard(results, output):
+def command_leaderboard(results: Path, output: Path | None, show: bool = False) -> int:
+    """`evalkit leaderboard`: write the files and say where they are (`--print`: and show the markdown)."""
+    written = write_leaderboard(results, output)
+    if show:
+        markdown = next(p for p in written if p.name == "leaderboard.md")
+        print(markdown.read_text(encoding="utf-8"))
+    for path in written:
         print(path)
     return 0

@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file in the same folder + rename, so readers never see a half-written file."""
@@ -38,6 +40,23 @@ def dumps(value: Any, **options: Any) -> str:
     except UnicodeEncodeError:
         return json.dumps(value, ensure_ascii=True, **options)
     return text
+
+
+def encode_json(value: Any, sort_keys: bool = False) -> bytes:
+    """Compact JSON as UTF-8 bytes: orjson (several times faster than json; client CPU bounds a harness at high
+    concurrency), json for what orjson refuses (a lone surrogate carried over from a reply), escaped losslessly."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except TypeError:
+        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":")).encode("utf-8")
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """orjson, else json (which reads escaped lone surrogates back unchanged)."""
+    try:
+        return orjson.loads(raw)
+    except ValueError:
+        return json.loads(raw)
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

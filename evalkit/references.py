@@ -26,6 +26,9 @@ from evalkit.task import TaskDataError, read_json_list, read_jsonl
 from evalkit.types import Completion, Sample
 
 DATASET = "dataset"
+#: Answers to the bundled samples written by hand by evalkit's authors (judges/<name>/references/<lang>/):
+#: the default opponent on the samples, so that the embedded model has someone other than itself to face.
+HANDWRITTEN = "handwritten"
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,12 @@ def reference_answers(prepared: PreparedRun, reference: str, sources: AnswerSour
         return ReferenceAnswers(dataset_name, found, f"{DATASET} ({where})")
     if reference in sources.files:
         path = sources.files[reference]
+        return ReferenceAnswers(reference, read_answer_file(path), str(path))
+    if reference == HANDWRITTEN:
+        path = task.folder / "references" / lang / f"{HANDWRITTEN}.jsonl"
+        if sources.data != "samples" or not path.is_file():
+            raise TaskDataError(f"{task.name}/{lang}: {HANDWRITTEN!r} answers exist only for the bundled samples "
+                                f"({path}); name another reference or pass --reference-answers NAME=FILE")
         return ReferenceAnswers(reference, read_answer_file(path), str(path))
     try:
         slug = parse_model_string(reference).slug

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from evalkit import __version__
 from evalkit.backends.base import Backend
 from evalkit.judging import Judge
+from evalkit.language import UNDETERMINED, detect_language, fidelity, in_language_metric, mismatched
 from evalkit.records import git_sha, run_dir, write_json, write_jsonl
 from evalkit.stats import mean_stderr
 from evalkit.task import Task
@@ -45,6 +46,8 @@ class RunSettings:
     system_prompt: str | None = None
     chat_template: str | None = None  # the name or path the user gave, for the summary
     samples_per_item: int = 1  # --samples N: N completions per item (replicas), for pass@k
+    max_tokens_cap: int | None = None  # --max-tokens-cap N: no task generates more (the demo slice)
+    step: float | None = None  # --step N: the training step of this checkpoint (extra.step, for `evalkit trend`)
 
 
 def with_system_prompt(messages: Sequence[Message], system_prompt: str | None) -> tuple[Message, ...]:
@@ -97,6 +100,8 @@ def prepare_run(task: Task, lang: str, settings: RunSettings) -> PreparedRun:
     if settings.samples_per_item > 1 and overrides.get("temperature") is None:
         overrides["temperature"] = task.sampling_temperature
     config = generation_config(task, lang, overrides)
+    if settings.max_tokens_cap is not None and config.max_tokens > settings.max_tokens_cap:
+        config = config.merged({"max_tokens": settings.max_tokens_cap})
     samples, requests = [], []
     for item in items:
         messages = with_system_prompt(task.build_messages(item, lang, fewshot), settings.system_prompt)
@@ -105,7 +110,12 @@ def prepare_run(task: Task, lang: str, settings: RunSettings) -> PreparedRun:
         for replica in range(settings.samples_per_item):
             samples.append(item)
             requests.append(Request(messages, item_config, replica))
-    return PreparedRun(task, lang, samples, fewshot, requests, config, task.data_description(lang, settings.data))
+    data_info = dict(task.data_description(lang, settings.data))
+    if settings.limit is not None:
+        data_info["limit"] = settings.limit
+    if settings.max_tokens_cap is not None:
+        data_info["max_tokens_cap"] = settings.max_tokens_cap
+    return PreparedRun(task, lang, samples, fewshot, requests, config, data_info)
 
 
 def item_scores(task: Task, records: Sequence[SampleRecord]) -> list[tuple[SampleRecord, dict[str, float]]]:
@@ -285,8 +295,18 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
                 cached=completion.cached, metadata=sample.metadata, replica=request.replica,
             )  # fmt: skip
         )
+    detected = [detect_language(r.completion).lang if r.error is None else UNDETERMINED for r in records]
+    mismatch = task.option("language_mismatch")
+    if mismatch == "zero":  # a reply in another language scores as a failed one; extracted says why
+        records = [replace(r, scores=task.failed_values(), extracted={**r.extracted, "language_mismatch": lang_found})
+                   if mismatched(lang, lang_found) else r for r, lang_found in zip(records, detected, strict=True)]
+    records = [replace(r, extracted={**r.extracted, "language": found}) for r, found in zip(records, detected,
+                                                                                           strict=True)]  # fmt: skip
     per_item = item_scores(task, records)
     metrics = aggregate(per_item)
+    in_language = in_language_metric(lang, detected)
+    if in_language is not None:
+        metrics["in_language"] = MetricValue(*in_language)
     usage = Usage(
         sum(r.usage.prompt_tokens for r in records), sum(r.usage.completion_tokens for r in records)
     )
@@ -297,12 +317,15 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
         usage=usage, evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
         finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
         extra={"n_cached": sum(r.cached for r in records), **reply_counts([c for s in steps for c in s]),
+               **({"step": settings.step} if settings.step is not None else {}),
                "fewshot": len(prepared.fewshot),
                "samples_per_item": settings.samples_per_item,
-               **({"judge": judge.model if judge else None, "judge_backend": judge.identity if judge else None}
+               **({"judge": judge.model if judge else None, "judge_backend": judge.identity if judge else None,
+                   "judge_mode": judge.mode if judge else None}
                   if task.judged_metrics else {}),
                **({"task_options": dict(task.option_values)} if task.options else {}),
-               **task.summary_extra([r.extracted for r in records])},
+               **task.summary_extra([r.extracted for r in records]),
+               "language": fidelity(lang, detected, mismatch)},
         breakdown=breakdown(per_item, task.breakdowns),
     )  # fmt: skip
     out = run_dir(settings.output_root, settings.model_slug, task.name, lang)

@@ -17,7 +17,7 @@ from evalkit.backends import BackendOptions, build_backend
 from evalkit.backends.wrappers import CachedBackend, ProgressBackend
 from evalkit.cache import ResponseCache
 from evalkit.judged import JudgedSettings, run_judged
-from evalkit.judging import Judge
+from evalkit.judging import CHOICE, TEXT, Judge
 from evalkit.modelspec import ModelSpec, parse_model_string
 from evalkit.references import AnswerSources
 from evalkit.runner import PreparedRun, RunSettings, execute_run
@@ -31,6 +31,7 @@ class JudgeSettings:
 
     judge: ModelSpec | None = None
     max_tokens: int = 1024
+    mode: str = "auto"  # text | choice | auto (choice for an embedded judge, text otherwise)
     references: tuple[str, ...] = ()  # --reference (empty: each benchmark's default)
     reference_answers: Mapping[str, Path] = field(default_factory=dict)  # --reference-answers NAME=FILE
 
@@ -74,8 +75,16 @@ class Session:
     def judge(self) -> Judge | None:
         if self._judge is None and self.judging.judge is not None:
             self._judge = Judge(self.other_backend(str(self.judging.judge)), str(self.judging.judge),
-                                max_tokens=self.judging.max_tokens)  # fmt: skip
+                                max_tokens=self.judging.max_tokens, mode=self.judge_mode)  # fmt: skip
         return self._judge
+
+    @property
+    def judge_mode(self) -> str:
+        """The judge mode in force: `auto` is choice for the embedded model (which cannot write a parseable
+        verdict), text (the reference tools' method) for any other judge."""
+        if self.judging.mode != "auto" or self.judging.judge is None:
+            return self.judging.mode if self.judging.mode != "auto" else TEXT
+        return CHOICE if self.judging.judge.kind == "local" else TEXT
 
     def run(self, prepared: PreparedRun) -> RunSummary | None:
         """Evaluate one task in one language through its flow."""
@@ -103,7 +112,7 @@ def _judged(session: Session, prepared: PreparedRun) -> RunSummary | None:
     settings = session.settings
     sources = AnswerSources(settings.output_root, settings.data, session.judging.reference_answers,
                             serve=session.other_backend)  # fmt: skip
-    judged = JudgedSettings(settings.model, settings.model_slug, sources, session.judging.references)
+    judged = JudgedSettings(settings.model, settings.model_slug, sources, session.judging.references, settings.step)
     return run_judged(prepared, session.backend(session.model), session.judge, judged)
 
 

@@ -3,8 +3,12 @@ aggregates and AlpacaEval win-rates (raw and length-controlled)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,6 +231,63 @@ def paired_bootstrap(baseline: np.ndarray, candidate: np.ndarray, rounds: int, s
     return float(d.mean()), float(np.quantile(means, 1 - alpha)), float(np.mean(means >= 0))
 
 
+def cluster_sums(d: np.ndarray, clusters: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster: the sum of d and the number of items (each item its own cluster when `clusters` is None)."""
+    if clusters is None:
+        return np.asarray(d, dtype=float), np.ones(len(d))
+    labels, index = np.unique(np.asarray(clusters, dtype=str), return_inverse=True)
+    return np.bincount(index, weights=d, minlength=len(labels)), np.bincount(index, minlength=len(labels)).astype(float)
+
+
+def clustered_standard_error(d: np.ndarray, clusters: Sequence[str] | None = None) -> float:
+    """Standard error of mean(d) when items come in clusters (Miller 2024, "Adding Error Bars to Evals: A
+    Statistical Approach to Language Model Evaluations", arXiv:2411.00640: clustered standard errors):
+
+        SE_C = sqrt( Σ_c ( Σ_{i ∈ c} (d_i − d̄) )² ) / n
+
+    With every item its own cluster this is the plain SE sqrt(Σ (d_i − d̄)²) / n (the population form Miller
+    uses throughout). Items of one cluster (MT-Bench's turns of a question, Arena-Hard's two games, RAG's
+    domain groups) move together, so SE_C is larger than the plain SE when they are positively correlated."""
+    d = np.asarray(d, dtype=float)
+    n = len(d)
+    if n == 0:
+        return math.nan
+    sums, _ = cluster_sums(d - d.mean(), clusters)
+    return float(math.sqrt(float(np.sum(sums**2))) / n)
+
+
+def cluster_bootstrap(baseline: np.ndarray, candidate: np.ndarray, clusters: Sequence[str], rounds: int, seed: int,
+                      alpha: float) -> tuple[float, float, float]:  # fmt: skip
+    """`paired_bootstrap` resampling whole clusters (Δ* = Σ of the drawn clusters' d / their items), so that
+    items that move together are drawn together."""
+    d = np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float)
+    sums, sizes = cluster_sums(d, clusters)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(sums), size=(rounds, len(sums)))
+    means = sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+    return float(d.mean()), float(np.quantile(means, 1 - alpha)), float(np.mean(means >= 0))
+
+
+def mcnemar_exact(lost: int, gained: int) -> float:
+    """One-sided exact McNemar test (McNemar 1947, in its exact binomial form) that the candidate is worse on a
+    pass/fail metric: of the discordant items, `lost` passed only in the baseline and `gained` only in the
+    candidate; under no difference each is a fair coin, so p = P(X ≥ lost), X ~ Binomial(lost + gained, 1/2).
+    (statsmodels' mcnemar(exact=True) is the two-sided form of the same binomial test.)"""
+    n = lost + gained
+    if n == 0:
+        return 1.0
+    return float(sum(math.comb(n, k) for k in range(lost, n + 1)) / 2**n)
+
+
+def minimum_detectable_drop(standard_error: float, alpha: float, power: float = 0.8) -> float:
+    """The smallest true drop a one-sided test at level α detects with the given power, for a difference with
+    this standard error: (z_(1−α) + z_power) · SE (Miller 2024, power analysis; power 0.8 by default)."""
+    from statistics import NormalDist  # noqa: PLC0415 - only the gate needs it
+
+    normal = NormalDist()
+    return float((normal.inv_cdf(1 - alpha) + normal.inv_cdf(power)) * standard_error)
+
+
 # -- MT-Bench ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Rating:
@@ -340,8 +401,30 @@ def soft_logistic_fit(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None, c
     w = np.ones(len(p)) if weight is None else weight
     model = LogisticRegression(C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False,
                                random_state=random_state)  # fmt: skip
-    model.fit(np.vstack([x, x]), np.r_[np.ones(len(p)), np.zeros(len(p))], sample_weight=np.r_[w * p, w * (1 - p)])
+    with _liblinear_quiet():
+        model.fit(np.vstack([x, x]), np.r_[np.ones(len(p)), np.zeros(len(p))],
+                  sample_weight=np.r_[w * p, w * (1 - p)])  # fmt: skip
     return model.coef_[0]
+
+
+@contextlib.contextmanager
+def _liblinear_quiet() -> Iterator[None]:
+    """Hold back liblinear's C-level "class label N specified in weight is not found" lines (printed when every
+    preference is one-sided, so one duplicated label has weight 0 everywhere: expected, and harmless);
+    anything else it writes to stderr is passed on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", "replace").splitlines():
+                if "specified in weight is not found" not in line:
+                    print(line, file=sys.stderr)
 
 
 def soft_log_loss(x: np.ndarray, p: np.ndarray, weight: np.ndarray | None, coef: np.ndarray) -> float:

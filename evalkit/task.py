@@ -139,6 +139,14 @@ class TaskOption:
     choices: tuple[str, ...] = ()
 
 
+#: Options every task has (`--task-option <task>.<name>=<value>`), besides its own.
+COMMON_OPTIONS: Mapping[str, TaskOption] = {
+    "language_mismatch": TaskOption("keep", "a reply in another language than the task's: 'keep' its score (it is "
+                                    "counted in extra.language either way) or score it 'zero' (per-item tasks)",
+                                    choices=("keep", "zero")),
+}  # fmt: skip
+
+
 class Task:
     """Base class of task plugins. Subclasses set the class attributes and implement the three methods."""
 
@@ -167,6 +175,7 @@ class Task:
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self.options = {**COMMON_OPTIONS, **type(self).options}
         self.option_values: dict[str, str] = {name: option.default for name, option in self.options.items()}
         self._templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(folder / "prompts")),

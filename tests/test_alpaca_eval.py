@@ -150,13 +150,13 @@ def test_bad_annotations_name_the_row(tmp_path):
 
 
 @pytest.mark.parametrize("lang", ["ru", "pl"])
-def test_samples_have_reference_answers_from_the_embedded_model(lang):
+def test_samples_have_handwritten_reference_answers(lang):
     task = load_task("alpaca_eval")
     samples = task.load(lang, "samples")
     assert len(samples) >= 12
     for sample in samples:
         assert sample.id == instruction_id(sample.fields["instruction"])
-        assert sample.fields["output"] and sample.metadata["generator"] == "local:smollm2"
+        assert sample.fields["output"] and sample.metadata["generator"] == "handwritten"
 
 
 def test_few_annotations_still_fit():

@@ -41,7 +41,8 @@ def test_catches_a_planted_three_point_drop_at_n_500(tmp_path):
     base = write_run(tmp_path, "release", baseline)
     cand = write_run(tmp_path, "checkpoint", candidate)
     [result] = run_gate(base, cand, None, max_drop=1.0, alpha=0.05, rounds=10000, seed=0)
-    assert result.delta == pytest.approx(-3.0) and result.n == 500 and result.method == "paired bootstrap"
+    assert result.delta == pytest.approx(-3.0) and result.n == 500
+    assert result.method == "paired bootstrap + exact McNemar" and result.mcnemar_p == pytest.approx(0.5**15)
     assert result.regression and result.bound < -1.0 and result.p_value < 0.05
     report = tmp_path / "gate.md"
     code = main(["gate", "--baseline", str(base), "--candidate", str(cand), "--report", str(report)])
@@ -161,8 +162,79 @@ def test_mt_bench_is_gated_on_per_question_ratings_of_its_own_judge(tmp_path):
     base = mt_run("a", {"q1": (8, 6), "q2": (7, -1), "q3": (9, 9)})
     cand = mt_run("b", {"q1": (8, 6), "q2": (7, 5), "q3": (9, 9), "q4": (2, 2)})
     [result] = run_gate(base, cand, None, max_drop=1.0, alpha=0.05, rounds=1000, seed=0)
-    # Shared questions q1..q3, each the mean of its rated turns × 10; the other judge's row and the −1 are left out.
-    assert result.method == "paired bootstrap" and result.n == 3
-    assert result.baseline == pytest.approx((70 + 70 + 90) / 3)
-    assert result.candidate == pytest.approx((70 + 60 + 90) / 3)
-    assert not result.regression  # a 3.3-point drop on three questions is not significant
+    # The turns both runs rated (× 10), clustered by question; the other judge's row and the −1 are left out, so
+    # q2's turn 2 (unrated in the baseline) is not compared.
+    assert result.method == "cluster bootstrap (turns in 3 clusters)" and result.n == 5
+    assert result.baseline == pytest.approx((80 + 60 + 70 + 90 + 90) / 5) == result.candidate
+    assert result.delta == 0 and not result.regression and result.se == 0
+
+
+@pytest.mark.parametrize(("lost", "gained"), [(0, 0), (1, 0), (0, 3), (5, 2), (15, 0), (12, 30), (40, 38), (3, 3)])
+def test_exact_mcnemar_equals_the_one_sided_binomial_test(lost, gained):
+    from scipy.stats import binomtest
+
+    from evalkit.stats import mcnemar_exact
+
+    expected = 1.0 if lost + gained == 0 else binomtest(lost, lost + gained, 0.5, alternative="greater").pvalue
+    assert mcnemar_exact(lost, gained) == pytest.approx(expected, rel=1e-12)
+
+
+def test_clustered_standard_error_matches_the_spread_of_the_mean_over_simulations():
+    """Items in clusters of 4 sharing a cluster effect: the clustered SE estimates the true spread of the mean
+    (simulated), the plain SE underestimates it; with singleton clusters both are the plain SE."""
+    from evalkit.stats import clustered_standard_error
+
+    rng = np.random.default_rng(7)
+    clusters = np.repeat([f"q{i}" for i in range(100)], 4)
+    means, clustered, plain = [], [], []
+    for _ in range(400):
+        d = np.repeat(rng.normal(0, 1.0, 100), 4) + rng.normal(0, 0.5, 400)
+        means.append(d.mean())
+        clustered.append(clustered_standard_error(d, clusters))
+        plain.append(clustered_standard_error(d))
+    true_spread = float(np.std(means))
+    assert np.mean(clustered) == pytest.approx(true_spread, rel=0.12)
+    assert np.mean(plain) < 0.6 * true_spread
+    d = rng.normal(size=50)
+    assert clustered_standard_error(d, [str(i) for i in range(50)]) == pytest.approx(np.std(d) / np.sqrt(50))
+
+
+def test_minimum_detectable_drop_has_the_stated_power():
+    from statistics import NormalDist
+
+    from evalkit.stats import minimum_detectable_drop
+
+    se = 1.3
+    mdd = minimum_detectable_drop(se, 0.05)
+    assert mdd == pytest.approx((NormalDist().inv_cdf(0.95) + NormalDist().inv_cdf(0.8)) * se)
+    rng = np.random.default_rng(3)
+    observed = rng.normal(-mdd, se, 20000)  # the true drop is exactly the detectable one
+    power = np.mean(observed + NormalDist().inv_cdf(0.95) * se < 0)
+    assert power == pytest.approx(0.8, abs=0.01)
+
+
+def test_small_tasks_are_named_as_too_small_to_gate(tmp_path):
+    base = write_run(tmp_path, "a", [1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    cand = write_run(tmp_path, "b", [1.0, 0.0, 0.0, 1.0, 0.0, 1.0])
+    report = tmp_path / "gate.md"
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--report", str(report)]) == 0
+    text = report.read_text(encoding="utf-8")
+    assert "Too small to gate a 1-point drop" in text and "gsm8k/ru" in text.split("Too small")[1]
+
+
+def test_rag_items_are_clustered_by_domain(tmp_path):
+    def rag_run(model, scores):
+        root = write_run(tmp_path, model, [0.0], task="rag", judge="openai:gpt-4o",
+                         metrics={"accuracy": {"value": float(np.mean(scores)), "stderr": 0.1}})
+        rows = [{"id": f"i{k}", "metadata": {"domain": "in_domain" if k < 6 else "out_of_domain"},
+                 "scores": {"accuracy": s}} for k, s in enumerate(scores)]
+        (root / "rag" / "ru" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+        return root
+
+    base = rag_run("a", [1, 1, 1, 0, 1, 1, 1, 0, 1])
+    cand = rag_run("b", [1, 0, 1, 0, 1, 1, 0, 0, 1])
+    [result] = run_gate(base, cand, None, max_drop=1.0, alpha=0.05, rounds=1000, seed=0)
+    assert result.method.startswith("cluster bootstrap (items in 2 clusters)") and result.n == 9
+    d = np.array([0, -100, 0, 0, 0, 0, -100, 0, 0], dtype=float)
+    by_hand = np.sqrt(((d[:6] - d.mean()).sum()) ** 2 + ((d[6:] - d.mean()).sum()) ** 2) / 9
+    assert result.se == pytest.approx(by_hand) and result.mcnemar_p == pytest.approx(0.25)

@@ -65,7 +65,9 @@ def test_alpaca_eval_compares_with_every_reference_the_same_way(tmp_path):
     assert code == 0
     rows = read_rows(tmp_path / "out/m/alpaca_eval/ru/judgments.jsonl")
     assert len(rows) == 6 and {r["reference"] for r in rows} == {samples[0].get("generator") or "dataset", "other"}
-    assert all(r["preference"] == 2.0 and r["soft"] is False for r in rows)  # the model wins, either order
+    # the model wins, either order; the stub returns top logprobs (only the label written among m / M), so the
+    # soft preference is the hard one
+    assert all(r["preference"] == 2.0 and r["soft"] is True for r in rows)
     summary = json.loads((tmp_path / "out/m/alpaca_eval/ru/summary.json").read_text(encoding="utf-8"))
     assert set(summary["extra"]["per_reference"]) == {r["reference"] for r in rows}
     assert summary["extra"]["references"]["other"] == str(other)
@@ -174,3 +176,31 @@ def test_the_judge_engine_imports_without_the_openai_client():
     code = "import sys, evalkit.judging, evalkit.judged; assert 'openai' not in sys.modules, 'openai imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_arena_run_reports_the_style_controlled_score_against_the_handwritten_baseline(tmp_path):
+    """On the samples the default baseline is the hand-written answers; a judge that always prefers the longer
+    answer gives a raw score driven by length, and --style-control reports the score with length and markdown
+    accounted for, and how much the judge rewarded length."""
+
+    def long_or_judge(messages):
+        prompt = messages[-1]["content"]
+        if messages[0]["role"] == "system" and "[[A>>B]]" in messages[0]["content"]:
+            def answer(side):
+                return prompt.split(f"<|The Start of Assistant {side}'s Answer|>")[-1].split("<|The End")[0]
+
+            a, b = answer("A"), answer("B")
+            return "[[A>B]]" if len(a) > len(b) else "[[B>A]]"
+        return "Короткий ответ." if sum(map(ord, prompt)) % 2 else "Развёрнутый ответ. " * 80
+
+    with OpenAIStub(reply_fn=long_or_judge) as stub:
+        model = f"openai:m@{stub.base_url}"
+        code = run(tmp_path, model, "--tasks", "arena_hard", "--langs", "ru", "--style-control",
+                   "--bootstrap-rounds", "30")  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "out/m/arena_hard/ru/summary.json").read_text(encoding="utf-8"))
+    controlled = summary["extra"]["style_control"]
+    assert summary["extra"]["baseline"] == "handwritten" and controlled["length_unit"] == "characters"
+    assert summary["metrics"]["score_style_controlled"]["value"] == pytest.approx(controlled["score"])
+    assert controlled["coefficients"]["length"] > 1.0  # the judge rewards length, and the fit says so
+    assert controlled["ci"][0] <= controlled["bootstrap_median"] <= controlled["ci"][1]

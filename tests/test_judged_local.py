@@ -18,8 +18,8 @@ def run(evalkit_exe, env, *args):
 
 def test_rag_two_steps_and_judge_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
     done = run(evalkit_exe, evalkit_env, "--tasks", "rag", "--langs", "ru", "--limit", "3", "--max-tokens", "40",
-               "--judge", "local:smollm2", "--judge-max-tokens", "40", "--task-option", "rag.documents=fold",
-               "--output", str(tmp_path))  # fmt: skip
+               "--judge", "local:smollm2", "--judge-max-tokens", "40", "--judge-mode", "text",
+               "--task-option", "rag.documents=fold", "--output", str(tmp_path))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     folder = tmp_path / "local__smollm2" / "rag" / "ru"
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
@@ -46,7 +46,8 @@ def test_rag_documents_role_is_refused_by_the_embedded_server(tmp_path, evalkit_
 def test_arena_hard_answers_judgments_score_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
     baseline = ROOT / "judges/arena_hard/references/ru/local__smollm2.jsonl"
     args = ["--tasks", "arena_hard", "--langs", "ru", "--limit", "2", "--max-tokens", "48", "--judge", "local:smollm2",
-            "--judge-max-tokens", "48", "--baseline", "openai:bundled-baseline", "--baseline-answers", str(baseline),
+            "--judge-max-tokens", "48", "--judge-mode", "text", "--baseline", "openai:bundled-baseline",
+            "--baseline-answers", str(baseline),
             "--output", str(tmp_path), "--bootstrap-rounds", "50"]  # fmt: skip
     done = run(evalkit_exe, evalkit_env, *args)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -71,7 +72,7 @@ def test_arena_hard_answers_judgments_score_on_embedded_model(tmp_path, evalkit_
 def test_mt_bench_two_turns_graded_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
     # The samples are ordered writing, roleplay, reasoning: --limit 3 takes one reference-graded question.
     args = ["--tasks", "mt_bench", "--langs", "ru", "--limit", "3", "--max-tokens", "32", "--judge", "local:smollm2",
-            "--judge-max-tokens", "32", "--output", str(tmp_path)]  # fmt: skip
+            "--judge-max-tokens", "32", "--judge-mode", "text", "--output", str(tmp_path)]  # fmt: skip
     done = run(evalkit_exe, evalkit_env, *args)
     assert done.returncode == 0, done.stderr[-3000:]
     folder = tmp_path / "local__smollm2" / "mt_bench" / "ru"
@@ -101,7 +102,7 @@ def test_mt_bench_two_turns_graded_on_embedded_model(tmp_path, evalkit_env, eval
 
 def test_alpaca_eval_three_references_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
     # The embedded model judges a model served on loopback against three references, one column each: the
-    # bundled reference answers (written by the embedded model), a reference imported from an alpaca_eval
+    # bundled reference answers (written by hand), a reference imported from an alpaca_eval
     # outputs file, and a second served model whose answers the runner generates itself.
     from evalkit.testing.openai_stub import OpenAIStub
 
@@ -113,7 +114,8 @@ def test_alpaca_eval_three_references_on_embedded_model(tmp_path, evalkit_env, e
     with OpenAIStub() as candidate, OpenAIStub() as other:
         served = f"openai:stub-ref@{other.base_url}"
         args = ["--model", f"openai:stub-model@{candidate.base_url}", "--tasks", "alpaca_eval", "--langs", "pl",
-                "--limit", "3", "--max-tokens", "40", "--judge", "local:smollm2", "--reference", "dataset",
+                "--limit", "3", "--max-tokens", "40", "--judge", "local:smollm2", "--judge-mode", "text",
+                "--reference", "dataset",
                 "--reference", "openai:short", "--reference-answers", f"openai:short={imported}",
                 "--reference", served, "--name", "candidate", "--output", str(tmp_path)]  # fmt: skip
         done = run(evalkit_exe, evalkit_env, *args)
@@ -125,7 +127,7 @@ def test_alpaca_eval_three_references_on_embedded_model(tmp_path, evalkit_env, e
     folder = tmp_path / "candidate" / "alpaca_eval" / "pl"
     judgments = [json.loads(x) for x in (folder / "judgments.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(judgments) == 9
-    assert {j["reference"] for j in judgments} == {"local:smollm2", "openai:short", served}
+    assert {j["reference"] for j in judgments} == {"handwritten", "openai:short", served}
     for j in judgments:
         if j["preference"] is not None:
             assert 1.0 <= j["preference"] <= 2.0
@@ -138,9 +140,35 @@ def test_alpaca_eval_three_references_on_embedded_model(tmp_path, evalkit_env, e
     assert summary["extra"]["soft"] == sum(j["soft"] for j in judgments)
     answers = [json.loads(x) for x in (folder / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
     assert summary["metrics"]["avg_symbols"]["value"] == pytest.approx(sum(len(a["output"]) for a in answers) / 3)
-    parsed = [j for j in judgments if j["reference"] == "local:smollm2" and j["preference"] is not None]
+    parsed = [j for j in judgments if j["reference"] == "handwritten" and j["preference"] is not None]
     if parsed:
-        assert summary["extra"]["reference"] == "local:smollm2"
+        assert summary["extra"]["reference"] == "handwritten"
         expected = 100 * sum(j["preference"] - 1 for j in parsed) / len(parsed)
         assert summary["metrics"]["win_rate"]["value"] == pytest.approx(expected)
         assert 0 <= summary["metrics"]["lc_win_rate"]["value"] <= 100
+
+
+def test_choice_mode_scores_every_judged_benchmark_with_the_embedded_judge(tmp_path, evalkit_env, evalkit_exe):
+    """`--judge-mode auto` makes the embedded judge answer each game with one constrained token: every judged
+    benchmark ends scored, and each verdict is the option written or the likeliest option in its logprobs."""
+    args = ["--tasks", "arena_hard,mt_bench,alpaca_eval,rag", "--langs", "pl", "--limit", "1", "--max-tokens-cap", "48",
+            "--judge", "local:smollm2", "--task-option", "rag.documents=fold", "--output", str(tmp_path)]  # fmt: skip
+    done = run(evalkit_exe, evalkit_env, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "smoke test" in done.stdout and "quick slice" in done.stdout
+    root = tmp_path / "local__smollm2"
+    for task in ("arena_hard", "mt_bench", "alpaca_eval", "rag"):
+        summary = json.loads((root / task / "pl" / "summary.json").read_text(encoding="utf-8"))
+        assert summary["extra"]["judge_mode"] == "choice", task
+        assert summary["metrics"], f"{task}: not scored in choice mode"
+        assert summary["generation_config"]["max_tokens"] <= 48 and summary["data"]["max_tokens_cap"] == 48
+    arena = [json.loads(x) for x in (root / "arena_hard/pl/judgments.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(arena) == 2 and all(r["baseline"] == "handwritten" for r in arena)
+    options = dict(zip("12345", PAIRWISE_LABELS, strict=True))
+    for row in arena:
+        assert row["judge_mode"] == "choice" and not row["reasked"]
+        written = row["raw"].strip()[:1]
+        likeliest = max(row["option_logprobs"], key=row["option_logprobs"].get) if row["option_logprobs"] else None
+        assert row["verdict"] == options.get(written, options.get(likeliest))
+    grades = [json.loads(x) for x in (root / "mt_bench/pl/judgments.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(grades) == 2 and all(1 <= g["score"] <= 10 and g["judge_mode"] == "choice" for g in grades)

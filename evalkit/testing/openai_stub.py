@@ -60,6 +60,17 @@ def default_reply(messages: Messages) -> str:
     return f"Ответ: {int(hashlib.sha256(_canonical(messages)).hexdigest()[:8], 16) % 1000}"
 
 
+def stub_logprobs(content: str, top: int) -> dict[str, Any]:
+    """OpenAI's `logprobs.content` for a reply: each word a token at logprob -0.1, its alternatives the digits
+    1, 2, ... at -1.1, -1.2, ... (deterministic, so a reader of top logprobs can be checked against them)."""
+    entries = []
+    for word in content.split()[:8]:
+        alternatives = [{"token": word, "logprob": -0.1}]
+        alternatives += [{"token": str(d), "logprob": -1.0 - d / 10} for d in range(1, 10) if str(d) != word]
+        entries.append({"token": word, "logprob": -0.1, "top_logprobs": alternatives[:top]})
+    return {"content": entries}
+
+
 @dataclass(frozen=True)
 class FaultPlan:
     """Keys whose first-arrival index i has i % every == 0 get sequence[attempt], then "ok" forever."""
@@ -315,7 +326,9 @@ class OpenAIStub:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model") or self.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
+                         **({"logprobs": stub_logprobs(content, int(body.get("top_logprobs") or 1))}
+                            if body.get("logprobs") else {})}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }  # fmt: skip

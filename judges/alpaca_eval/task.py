@@ -20,7 +20,7 @@ Data (`--data full`):
   ru  t-tech/ru-alpaca-eval, data/alpaca_eval.json: the 805 AlpacaEval instructions translated and reviewed
       by hand (799 kept), reference answers by gpt-4o (the reference of the seed table).
   pl  no public Polish AlpacaEval with reviewed reference answers was found; bundled samples or a local file.
-Bundled samples: original instructions; reference answers written by the embedded model (local:smollm2).
+Bundled samples: original instructions; reference answers written by hand (generator `handwritten`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 from evalkit.alpaca_eval import dataset_generator, is_switched, per_reference_outcome
 from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
-from evalkit.judging import Judge, Judgment
+from evalkit.judging import CHOICE, Judge, Judgment
 from evalkit.references import instruction_id
 from evalkit.runner import PreparedRun
 from evalkit.scoring.verdicts import read_preference
@@ -115,7 +115,9 @@ class AlpacaEval(JudgedTask):
             yield Game(record, self.judge_messages(instruction, first, second, run.lang), self.reask(run.lang))
 
     def judge_config(self, judge: Judge) -> GenerationConfig | None:
-        return judge.config.merged({"max_tokens": self.judge_max_tokens, "top_logprobs": 5})
+        # alpaca_eval asks for the top 5; choice mode (a small local judge) looks further down for m / M
+        top = 20 if judge.mode == CHOICE else 5
+        return judge.config.merged({"max_tokens": self.judge_max_tokens, "top_logprobs": top})
 
     def read_verdict(self, completion: Completion) -> tuple[float, bool] | None:
         return read_preference(completion)

@@ -17,7 +17,8 @@ Data (pinned; `--data full` / `full:<name>`):
   ru  Vikhrmodels/ru-arena-general (500 prompts; baseline of its published table: gpt-3.5-turbo-0125);
       `full:arena-hard-ru` = a Russian translation of Arena-Hard v0.1 (baseline gpt-4-0613 in the cards).
   pl  no public Polish Arena-Hard with a pinned revision was confirmed; bundled samples or a local file.
-Bundled samples: original questions; baseline answers from the embedded model under references/<lang>/.
+Bundled samples: original questions; baseline answers under references/<lang>/: written by hand (`handwritten`, the
+default baseline on the samples) and by the embedded model (`local__smollm2`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from typing import Any
 
 from evalkit.arena import METHODS, answer_tokens_of, count_tokens, score_models, scores_by_category
 from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
-from evalkit.scoring.verdicts import parse_pairwise_verdict
+from evalkit.judging import Choice
+from evalkit.references import HANDWRITTEN
+from evalkit.runner import PreparedRun
+from evalkit.scoring.verdicts import PAIRWISE_LABELS, parse_pairwise_verdict
+from evalkit.style_control import LENGTH_UNITS, Style, style_battles, style_controlled, style_of
 from evalkit.task import DataSource, TaskDataError, TaskOption
 from evalkit.types import Completion, GenerationConfig, Message, MetricValue, Sample
 
@@ -44,7 +49,8 @@ class ArenaHard(JudgedTask):
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=1024)
     metrics = ("score",)
-    #: The baseline when none is named: the embedded model, whose answers to the bundled samples ship.
+    #: The baseline when none is named: on the bundled samples the hand-written answers that ship with them,
+    #: on other data the embedded model (its answers generated once and stored).
     default_reference = "local:smollm2"
     options = {
         "judge_prompt": TaskOption("native", "judge instructions: 'native' (in the question's language, with the "
@@ -54,10 +60,17 @@ class ArenaHard(JudgedTask):
                              "scores, 90% CI)", choices=METHODS),
         "rounds": TaskOption("100", "bootstrap rounds"),
         "seed": TaskOption("0", "bootstrap seed"),
+        "style_control": TaskOption("off", "style-controlled score next to the plain one (arena-hard-auto v2's "
+                                    "length + markdown features): 'characters' (lengths in characters, the default of "
+                                    "--style-control), 'tokens' (as arena-hard-auto) or 'off'",
+                                    choices=("off", *LENGTH_UNITS)),
         "category_baselines": TaskOption("", "CATEGORY=MODEL,... : judge each question category against its own "
                                          "baseline, as arena-hard-auto v2 (hard_prompt=o3-mini-2025-01-31,"
                                          "creative_writing=gemini-2.0-flash-001); other categories use --baseline"),
     }  # fmt: skip
+
+    def default_reference_of(self, prepared: PreparedRun) -> str:
+        return HANDWRITTEN if prepared.data_info.get("source") == "samples" else self.default_reference
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
         turns = row.get("turns")
@@ -116,7 +129,8 @@ class ArenaHard(JudgedTask):
             record = {"question_id": sample.id, "game": game, "model_a": a, "model_b": b, "model": model,
                       "baseline": baseline.name, "judge": run.judge.model,
                       "category": sample.metadata.get("category", "")}  # fmt: skip
-            yield Game(record, self.judge_messages(sample, text_a, text_b, run.lang), self.reask(run.lang))
+            yield Game(record, self.judge_messages(sample, text_a, text_b, run.lang), self.reask(run.lang),
+                       self.choice(run.lang))
 
     def read_verdict(self, completion: Completion) -> str | None:
         return parse_pairwise_verdict(completion.text)
@@ -140,8 +154,12 @@ class ArenaHard(JudgedTask):
         result = scores[0] if scores else None
         ok = [a[-1] for a in answers.values() if a[-1].ok]
         answered, counter = count_tokens([c.text for c in ok], [c.usage.completion_tokens for c in ok])
+        controlled = self._style_controlled(run, records, answers, rounds, seed)
+        metrics = {"score": MetricValue(result.score, None)} if result else {}
+        if controlled.get("score") is not None:
+            metrics["score_style_controlled"] = MetricValue(controlled["score"], None)
         return Outcome(
-            metrics={"score": MetricValue(result.score, None)} if result else {},
+            metrics=metrics,
             breakdown={"category": self._per_category(records, method, rounds, seed)} if method == "v2" or len(
                 baselines) > 1 else {},
             extra={
@@ -154,8 +172,36 @@ class ArenaHard(JudgedTask):
                 "reasked": sum(bool(r.get("reasked")) for r in records),
                 "missing_baseline_answers": sum(1 for qid, a in answers.items()
                                                 if a[-1].ok and qid not in baseline.answers),
+                **({"style_control": controlled} if controlled else {}),
             },
         )  # fmt: skip
+
+    def _style_controlled(self, run: JudgedRun, records: Sequence[Mapping[str, Any]],
+                          answers: Mapping[str, Sequence[Completion]], rounds: int,
+                          seed: int) -> dict[str, Any]:  # fmt: skip
+        """`style_control` (characters | tokens): the style-controlled score, its 90% interval and the style
+        coefficients (evalkit.style_control); {} when off."""
+        unit = self.option("style_control")
+        if unit == "off":
+            return {}
+        styles: dict[tuple[str, str], Style] = {}
+        for name, reference in run.references.items():
+            texts = {qid: turns[0] for qid, turns in reference.answers.items() if turns}
+            counts, counter = count_tokens(list(texts.values()), [0] * len(texts))
+            if unit == "tokens" and counter == "backend":
+                return {"length_unit": unit, "score": None, "note": "the baseline's answers have no token counts "
+                        "here (tiktoken's cl100k file is not cached): use --style-control characters"}
+            for (qid, text), tokens in zip(texts.items(), counts, strict=True):
+                styles[(name, qid)] = style_of(text, unit, tokens)
+        for qid, steps in answers.items():
+            if steps[-1].ok:
+                styles[(run.model, qid)] = style_of(steps[-1].text, unit, answer_tokens_of(steps[-1])[0])
+        found = style_controlled(style_battles(records, styles), rounds=rounds, seed=seed)
+        score = found.scores[0] if found.scores else None
+        return {"length_unit": unit, "score": score.score if score else None,
+                "ci": [score.lower, score.upper] if score else None, "ci_level": 0.90,
+                "bootstrap_median": score.bootstrap_median if score else None,
+                "coefficients": found.coefficients, "constant_features": list(found.dropped)}  # fmt: skip
 
     @staticmethod
     def _per_category(records: Sequence[Mapping[str, Any]], method: str, rounds: int,
@@ -181,6 +227,18 @@ class ArenaHard(JudgedTask):
         system = self.render(f"judge_system_{judge_lang}")
         user = self.render("judge_user", question=sample.fields["prompt"], answer_a=answer_a, answer_b=answer_b)
         return (Message("system", system), Message("user", user))
+
+    @staticmethod
+    def choice(lang: str) -> Choice[str]:
+        """Choice mode (`--judge-mode choice`): the five labels as the digits 1-5, A = the first answer."""
+        instruction = {
+            "ru": "Ответьте одной цифрой, без пояснений: 1 — ответ A намного лучше, 2 — A лучше, 3 — ответы "
+                  "равноценны, 4 — B лучше, 5 — ответ B намного лучше.",
+            "pl": "Odpowiedz jedną cyfrą, bez wyjaśnień: 1 — odpowiedź A jest znacznie lepsza, 2 — A jest lepsza, "
+                  "3 — odpowiedzi są równorzędne, 4 — B jest lepsza, 5 — odpowiedź B jest znacznie lepsza.",
+        }.get(lang, "Answer with one digit and nothing else: 1 = answer A is much better, 2 = A is better, "
+                    "3 = a tie, 4 = B is better, 5 = answer B is much better.")  # fmt: skip
+        return Choice(instruction, {str(i): label for i, label in enumerate(PAIRWISE_LABELS, start=1)})
 
     def reask(self, lang: str) -> str:
         return {

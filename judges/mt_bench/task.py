@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
-from evalkit.judging import Judgment
+from evalkit.judging import Choice, Judgment
 from evalkit.mt_bench import CATEGORY_TEMPERATURE, NEEDS_REFERENCE, prompt_name, scores_to_metrics
 from evalkit.scoring.verdicts import parse_rating
 from evalkit.stats import Rating, mt_bench_scores
@@ -105,7 +105,7 @@ class MTBench(JudgedTask):
                       "category": sample.metadata["category"], "lang": run.lang,
                       "reference_model": run.requested[0] if with_reference else None,
                       "user_prompt": messages[-1].content}  # fmt: skip
-            yield Game(record, messages, self.reask(run.lang))
+            yield Game(record, messages, self.reask(run.lang), self.choice(run.lang))
 
     def read_verdict(self, completion: Completion) -> float | None:
         return parse_rating(completion.text)
@@ -113,7 +113,8 @@ class MTBench(JudgedTask):
     def verdict_record(self, game: Game, judgment: Judgment[float]) -> dict[str, Any]:
         """FastChat's single-judgment fields: the raw judgment and the score (-1: no rating could be read)."""
         score = judgment.verdict if judgment.verdict is not None else -1
-        return {"judgment": judgment.raw, "score": score, "reasked": judgment.reasked, "raw_reask": judgment.raw_reask}
+        return {"judgment": judgment.raw, "score": score, "reasked": judgment.reasked, "raw_reask": judgment.raw_reask,
+                **judgment.mode_fields()}
 
     def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
         judge = record["judge"]
@@ -148,6 +149,15 @@ class MTBench(JudgedTask):
         system = self.render(f"judge_system_{lang}", **context)
         user = self.render(f"judge_{lang}", **context)
         return (Message("system", system), Message("user", user))
+
+    @staticmethod
+    def choice(lang: str) -> Choice[float]:
+        """Choice mode (`--judge-mode choice`): the grade alone, 1-10."""
+        instruction = {
+            "ru": "Ответьте только оценкой — целым числом от 1 до 10, без пояснений.",
+            "pl": "Odpowiedz tylko oceną — liczbą całkowitą od 1 do 10, bez wyjaśnień.",
+        }.get(lang, "Answer with the rating alone, a whole number from 1 to 10, and nothing else.")
+        return Choice(instruction, {str(grade): float(grade) for grade in range(1, 11)})
 
     def reask(self, lang: str) -> str:
         return _REASK.get(lang, "Output only the rating as [[number]], e.g. [[5]].")

@@ -36,7 +36,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.judging import JudgeQuery, Judgment
+from evalkit.judging import Choice, JudgeQuery, Judgment
 from evalkit.scoring.doc_ids import index_difference, parse_doc_ids
 from evalkit.scoring.rouge import rouge_l
 from evalkit.scoring.verdicts import parse_correctness
@@ -55,6 +55,12 @@ DOMAIN_LABELS = {"good": IN_DOMAIN, "in_domain": IN_DOMAIN, "ood": OUT_OF_DOMAIN
 _REASK = {
     "ru": "Ответьте только вердиктом: [[CORRECT]] или [[INCORRECT]].",
     "pl": "Odpowiedz tylko werdyktem: [[CORRECT]] albo [[INCORRECT]].",
+}
+#: Choice mode (`--judge-mode choice`): the verdict as one digit.
+_CHOICE = {
+    "ru": Choice("Ответьте одной цифрой, без пояснений: 1 — ответ верный, 0 — неверный.", {"1": True, "0": False}),
+    "pl": Choice("Odpowiedz jedną cyfrą, bez wyjaśnień: 1 — odpowiedź poprawna, 0 — niepoprawna.",
+                 {"1": True, "0": False}),
 }
 
 
@@ -157,7 +163,7 @@ class GroundedRAG(Task):
             f"judge_{lang}", question=sample.fields["question"], documents=sample.fields["documents"],
             reference=sample.target, answer=answers[-1], out_of_domain=sample.metadata["domain"] == OUT_OF_DOMAIN,
         )  # fmt: skip
-        return JudgeQuery(messages=(Message("user", prompt),), reask=_REASK[lang])
+        return JudgeQuery(messages=(Message("user", prompt),), reask=_REASK[lang], choice=_CHOICE[lang])
 
     def parse_verdict(self, text: str) -> bool | None:
         return parse_correctness(text)
