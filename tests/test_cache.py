@@ -72,3 +72,16 @@ def test_a_lone_surrogate_is_stored_losslessly():
         cache.put("k", Completion("Ответ: 42 \ud800"))
         assert cache.get_many(["k"])["k"].text == "Ответ: 42 \ud800"
         cache.close()
+
+
+def test_a_cached_answer_reads_back_equal_to_the_one_stored():
+    """Completion.from_dict fills the frozen dataclass directly (the warm path): the result must be the same
+    object as the constructor makes — equal, same hash, same fields — with and without logprobs."""
+    from evalkit.types import Completion, Usage
+
+    for original in (Completion("Ответ: 7", "stop", Usage(12, 3), 0.25),
+                     Completion("m", "length", Usage(1, 1), 0.0, top_logprobs=({"m": -0.1, "M": -2.5},))):
+        read = Completion.from_dict(original.to_dict())
+        assert read == original and hash(read.usage) == hash(original.usage)
+        assert vars(read) == vars(original)
+        assert Completion.from_dict(original.to_dict(), cached=True).cached is True
