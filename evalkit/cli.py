@@ -430,6 +430,10 @@ def print_summary(summary: Any, judged: bool = False) -> None:
     if "ci" in extra and extra["ci"] and "score" in summary.metrics:
         low, high = (bound - summary.metrics["score"].value for bound in extra["ci"])
         shown += f" CI=({low:+.1f}, {high:+.1f}) vs {extra['baseline']} avg_tokens={extra['avg_tokens']}"
+    controlled = extra.get("style_control") or {}
+    if controlled.get("score") is not None:
+        coefficients = ", ".join(f"{k} {v:+.2f}" for k, v in controlled["coefficients"].items())
+        shown += f" style-controlled={controlled['score']:.1f} ({controlled['length_unit']}; {coefficients})"
     by = f" judge={extra['judge']}" if judged else ""
     print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}{by}")
 

@@ -7,9 +7,14 @@ judge too small to measure anything.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from evalkit.stats import minimum_detectable_drop
 from evalkit.types import RunSummary
+
+#: Headline metrics already in points (percent), not fractions.
+POINT_METRICS = frozenset({"score", "lc_win_rate", "win_rate", "score_style_controlled"})
 
 #: A judge this small is a pipeline check: its verdicts say nothing about quality.
 SMOKE_TEST_JUDGES = ("local:smollm2",)
@@ -31,14 +36,28 @@ def in_language(summary: RunSummary) -> str:
     return f"{100 * found['in_language']:.0f}%"
 
 
+def detectable(summary: RunSummary) -> str:
+    """The smallest drop of the headline metric a gate between two runs like this one would catch (α 0.05,
+    power 0.8; two independent runs, so SE × √2 — a paired gate on the same items does at least as well)."""
+    if not summary.metrics:
+        return "—"
+    name, metric = next(iter(summary.metrics.items()))
+    if metric.stderr is None or not math.isfinite(metric.stderr) or metric.stderr == 0:
+        return "—"
+    points = 10.0 if summary.task == "mt_bench" else (1.0 if name in POINT_METRICS else 100.0)
+    return f"{minimum_detectable_drop(math.sqrt(2) * metric.stderr * points, 0.05):.0f} pts"
+
+
 def recap_lines(summaries: Sequence[RunSummary], results: str, wall_s: float) -> list[str]:
     """The closing table of a run and its notes."""
     lines = [f"finished in {wall_s / 60:.0f} min {wall_s % 60:02.0f} s; results in {results}", ""]
     width = max([len(f"{s.task}/{s.lang}") for s in summaries] + [10])
-    lines.append(f"{'task/lang':<{width}}  {'items':>5}  {'errors':>6}  {'seconds':>7}  {'in-lang':>7}  headline")
+    lines.append(f"{'task/lang':<{width}}  {'items':>5}  {'errors':>6}  {'seconds':>7}  {'in-lang':>7}  "
+                 f"{'gate sees':>9}  headline")  # fmt: skip
     for summary in summaries:
         lines.append(f"{summary.task + '/' + summary.lang:<{width}}  {summary.n:>5}  {summary.n_errors:>6}  "
-                     f"{summary.duration_s:>7.1f}  {in_language(summary):>7}  {headline(summary)}")  # fmt: skip
+                     f"{summary.duration_s:>7.1f}  {in_language(summary):>7}  {detectable(summary):>9}  "
+                     f"{headline(summary)}")  # fmt: skip
     lines += [""] + caveats(summaries) + next_steps(summaries)
     return lines
 

@@ -92,3 +92,13 @@ def test_leaderboard_column_and_gate_row(tmp_path):
     rows = {c.metric: c for c in comparisons}
     assert set(rows) == {"exact_match", "in_language"}
     assert rows["in_language"].baseline == 50.0 and rows["in_language"].n == 4 and not rows["in_language"].regression
+
+
+def test_the_run_recap_shows_the_in_language_share_and_what_a_gate_could_see(tmp_path, capsys):
+    ukrainian_run(tmp_path)
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("task/lang"))
+    row = next(line for line in out.splitlines() if line.startswith("gsm8k/uk "))
+    assert "in-lang" in header and "gate sees" in header
+    assert " 50% " in row and " — " in row  # every number right: stderr 0, so no detectable drop to show
+    assert "note: a quick slice (the first 4 items" in out
