@@ -10,7 +10,7 @@ LANGS  ?= all
 # `make eval` is a quick slice (the first LIMIT items of every task and language, replies capped at CAP
 # tokens): every path in minutes. `make eval-full` (or `make eval LIMIT=`) runs every bundled item.
 LIMIT  ?= 2
-CAP    ?= 192
+CAP    ?= 128
 DATA   ?= samples
 ARGS   ?=
 OUTPUT ?= results

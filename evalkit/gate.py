@@ -55,7 +55,7 @@ from evalkit.stats import (
     minimum_detectable_drop,
     paired_bootstrap,
 )
-from evalkit.task import read_jsonl
+from evalkit.task import COMMON_OPTIONS, read_jsonl
 
 #: summary.json keys whose difference makes two runs incomparable (label -> path in the summary).
 COMPARED = (
@@ -125,6 +125,9 @@ def difference(baseline: Run, candidate: Run) -> str | None:
     """Why two runs of one task/language are not comparable, or None."""
     for label, path in COMPARED:
         a, b = _get(baseline.summary, path), _get(candidate.summary, path)
+        if path == ("extra", "task_options"):  # runs from before an option existed ran with its default
+            defaults = {name: option.default for name, option in COMMON_OPTIONS.items()}
+            a, b = ({**defaults, **(x or {})} if (a or b) else x for x in (a, b))
         if a != b:
             return f"{baseline.task}/{baseline.lang}: different {label}: baseline {a!r}, candidate {b!r}"
     a, b = baseline.summary.get("generation_config") or {}, candidate.summary.get("generation_config") or {}

@@ -50,7 +50,8 @@ def detectable(summary: RunSummary) -> str:
 
 def recap_lines(summaries: Sequence[RunSummary], results: str, wall_s: float) -> list[str]:
     """The closing table of a run and its notes."""
-    lines = [f"finished in {wall_s / 60:.0f} min {wall_s % 60:02.0f} s; results in {results}", ""]
+    minutes, seconds = divmod(int(round(wall_s)), 60)
+    lines = [f"finished in {minutes} min {seconds:02d} s; results in {results}", ""]
     width = max([len(f"{s.task}/{s.lang}") for s in summaries] + [10])
     lines.append(f"{'task/lang':<{width}}  {'items':>5}  {'errors':>6}  {'seconds':>7}  {'in-lang':>7}  "
                  f"{'gate sees':>9}  headline")  # fmt: skip

@@ -46,7 +46,6 @@ from evalkit.task import TaskDataError, read_jsonl
 
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
 LENGTH_UNITS = ("characters", "tokens")
-#: Rows a verdict contributes from the model's side (outcome, repeats), as arena-hard-auto's label_to_score.
 _FENCE = re.compile(r"```([^`]*)```")
 _HEADERS = [re.compile(rf"^#{{{level}}}\s", re.MULTILINE) for level in range(1, 7)]
 _LISTS = (re.compile(r"^\s*\d+\.\s", re.MULTILINE), re.compile(r"^\s*[-*+]\s", re.MULTILINE))
@@ -111,8 +110,9 @@ class StyleControlled:
     dropped: tuple[str, ...] = field(default=())
 
 
-def feature_matrix(battles: Sequence[StyleBattle], features: Sequence[str]) -> np.ndarray:
-    """The standardised style features of every battle (columns in `features` order)."""
+def feature_matrix(battles: Sequence[StyleBattle], features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The standardised style features of every battle (columns in `features` order, constant ones left out)
+    and which of `features` were kept."""
     model = np.array([[b.model_style.length, b.model_style.headers, b.model_style.lists, b.model_style.bold]
                       for b in battles], dtype=np.float64)  # fmt: skip
     base = np.array([[b.baseline_style.length, b.baseline_style.headers, b.baseline_style.lists,

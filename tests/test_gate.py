@@ -238,3 +238,17 @@ def test_rag_items_are_clustered_by_domain(tmp_path):
     d = np.array([0, -100, 0, 0, 0, 0, -100, 0, 0], dtype=float)
     by_hand = np.sqrt(((d[:6] - d.mean()).sum()) ** 2 + ((d[6:] - d.mean()).sum()) ** 2) / 9
     assert result.se == pytest.approx(by_hand) and result.mcnemar_p == pytest.approx(0.25)
+
+
+def test_a_run_from_before_the_common_task_options_compares_with_one_that_records_their_defaults(tmp_path):
+    base = write_run(tmp_path, "old", [1.0, 0.0, 1.0])
+    cand = write_run(tmp_path, "new", [1.0, 0.0, 1.0])
+    path = cand / "gsm8k" / "ru" / "summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary["extra"]["task_options"] = {"language_mismatch": "keep"}
+    path.write_text(json.dumps(summary), encoding="utf-8")
+    assert run_gate(base, cand, None, 1.0, 0.05, 1000, 0)[0].delta == 0
+    summary["extra"]["task_options"] = {"language_mismatch": "zero"}
+    path.write_text(json.dumps(summary), encoding="utf-8")
+    with pytest.raises(GateMisuse, match="different task options"):
+        run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
