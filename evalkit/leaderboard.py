@@ -193,6 +193,7 @@ class Leaderboard:
     rows: list[dict[str, Any]]
     charts: dict[str, Bars] = field(default_factory=dict)  # file -> bars
     warnings: list[str] = field(default_factory=list)
+    checkpoints: list[Path] = field(default_factory=list)  # results/<model> folders of runs made with --step
 
 
 def primary_value(run: Run, info: TaskInfo) -> float | None:
@@ -435,7 +436,12 @@ def build_leaderboard(results_root: Path) -> Leaderboard:
         if fidelity is not None:
             found.append(fidelity)
         tables[lang] = found
-    return Leaderboard(langs, tables, footnotes(runs), long_rows(runs), charts, warnings)
+    stepped = sorted({r.path.parents[2] for r in runs if isinstance(r.extra.get("step"), (int, float))})
+    notes = footnotes(runs)
+    if len(stepped) >= 2:
+        notes.append(f"Checkpoint trend of the {len(stepped)} runs made with --step: trend.md and trend_<lang>.png "
+                     "(`evalkit trend`).")
+    return Leaderboard(langs, tables, notes, long_rows(runs), charts, warnings, stepped)
 
 
 # -- output ---------------------------------------------------------------------------------------------------
@@ -490,6 +496,10 @@ def write_leaderboard(results_root: Path, output_dir: Path | None = None) -> lis
         ensure_ascii=False, indent=1, sort_keys=True) + "\n")  # fmt: skip
     atomic_write_text(out / "leaderboard.md", render_markdown(board))
     written += [out / "leaderboard.csv", out / "leaderboard.json", out / "leaderboard.md"]
+    if len(board.checkpoints) >= 2:  # runs made with --step: the checkpoint trend beside the tables
+        from evalkit.trend import write_trend  # noqa: PLC0415 - trend builds on this module
+
+        written += write_trend(board.checkpoints, out)
     for warning in board.warnings:
         print(f"evalkit leaderboard: warning: {warning}", file=sys.stderr)
     return written

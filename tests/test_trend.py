@@ -60,3 +60,13 @@ def test_a_checkpoint_without_a_step_is_named(tmp_path):
     with pytest.raises(TrendError, match="no step for final"):
         load_checkpoints([a, b], "step")
     assert [c.name for c in load_checkpoints([a, b], "name")] == ["ckpt-3", "final"]
+
+
+def test_the_leaderboard_adds_the_trend_when_runs_carry_a_step(tmp_path):
+    rng = np.random.default_rng(1)
+    scores = (rng.random(60) < 0.5).astype(float)
+    checkpoint(tmp_path, "ckpt-a", scores, step=100)
+    checkpoint(tmp_path, "ckpt-b", scores, step=200)
+    assert main(["leaderboard", "--results", str(tmp_path)]) == 0
+    assert (tmp_path / "trend.md").is_file() and (tmp_path / "trend_ru.png").is_file()
+    assert "Checkpoint trend of the 2 runs made with --step" in (tmp_path / "leaderboard.md").read_text("utf-8")
