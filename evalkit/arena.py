@@ -23,6 +23,7 @@ from typing import Any
 
 from evalkit.scoring.verdicts import parse_pairwise_verdict
 from evalkit.stats import STRONG_WEIGHT, ArenaScore, Battles, arena_v01, arena_v2
+from evalkit.style_control import style_battles, style_controlled, styles_from_answer_files
 from evalkit.task import TaskDataError, read_jsonl
 from evalkit.types import Completion
 
@@ -172,6 +173,28 @@ def judgment_rows_from_file(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def with_baseline(row: Mapping[str, Any], baseline: str) -> dict[str, Any]:
+    """A copy of a game row with the baseline named: arena-hard-auto's files leave it implicit (`__baseline__`
+    in model_a / model_b, `baseline` possibly absent)."""
+    named = {side: baseline for side in ("model_a", "model_b") if row[side] == "__baseline__"}
+    return {**row, **named, "baseline": row.get("baseline") or baseline}
+
+
+def style_leaderboard_from_files(judgment_paths: Sequence[Path], answer_paths: Sequence[Path], baseline: str,
+                                 unit: str, rounds: int, seed: int) -> dict[str, Any]:  # fmt: skip
+    """`arena-hard score --style-control`: every model's style-controlled score (evalkit.style_control) in the
+    score table's layout, the baseline at 50, with the style coefficients."""
+    rows = [with_baseline(r, baseline) for path in judgment_paths for r in judgment_rows_from_file(path)]
+    found = style_controlled(style_battles(rows, styles_from_answer_files(answer_paths, unit)), rounds=rounds,
+                             seed=seed)  # fmt: skip
+    table = [{"model": s.model, "score": s.score, "lower": s.lower, "upper": s.upper, "avg_tokens": None,
+              "games": 0, "dropped": 0, "bootstrap_median": s.bootstrap_median} for s in found.scores]
+    table.append({"model": baseline, "score": 50.0, "lower": 50.0, "upper": 50.0, "avg_tokens": None, "games": 0,
+                  "dropped": 0})  # fmt: skip
+    return {"length_unit": unit, "table": table, "coefficients": found.coefficients,
+            "constant_features": list(found.dropped)}
+
+
 def answer_lengths(paths: Sequence[Path]) -> dict[str, list[int]]:
     """Answer lengths in tokens per model. As arena-hard-auto, a model_answer file names its model by its file
     name (our answers.jsonl files by their `model` field); a question answered twice in one file counts once."""
@@ -215,10 +238,7 @@ def leaderboard_from_files(judgment_paths: Sequence[Path], answer_paths: Sequenc
     rows = [r for path in judgment_paths for r in judgment_rows_from_file(path)]
     if not rows:
         raise TaskDataError(f"no judgments in {', '.join(map(str, judgment_paths)) or 'the given folder'}")
-    for row in rows:  # arena-hard-auto files leave the baseline implicit
-        for side in ("model_a", "model_b"):
-            if row[side] == "__baseline__":
-                row[side] = baseline
+    rows = [with_baseline(row, baseline) for row in rows]
     usable = _usable_games(rows, method)
     if not usable:
         raise TaskDataError("no judgment has a usable verdict (every game is unparsed or incomplete)")
@@ -255,17 +275,14 @@ def scores_by_category(rows: Sequence[Mapping[str, Any]], method: str, rounds: i
     """arena-hard-auto v2: each question category scored against its own baseline — the one its judgments name,
     else V2_CATEGORY_BASELINES. Fixes a reference bug: upstream's show_result narrows its battle table to the
     first category and then looks for the next one in it, so asking for two categories fails."""
-    by_category: dict[str, list[dict[str, Any]]] = {}
+    by_category: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        by_category.setdefault(str(row.get("category") or "uncategorised"), []).append(dict(row))
+        by_category.setdefault(str(row.get("category") or "uncategorised"), []).append(row)
     result: dict[str, CategoryScores] = {}
     for category, category_rows in sorted(by_category.items()):
         named = {r.get("baseline") for r in category_rows if r.get("baseline")}
         baseline = named.pop() if len(named) == 1 else V2_CATEGORY_BASELINES.get(category, "baseline")
-        for row in category_rows:  # arena-hard-auto files leave the baseline implicit
-            for side in ("model_a", "model_b"):
-                if row[side] == "__baseline__":
-                    row[side] = baseline
+        category_rows = [with_baseline(row, baseline) for row in category_rows]
         questions = len({str(r["question_id"]) for r in category_rows})
         result[category] = CategoryScores(baseline, questions, score_models(category_rows, baseline, method, rounds,
                                                                             seed))  # fmt: skip

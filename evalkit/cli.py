@@ -21,7 +21,13 @@ from typing import Any
 from evalkit import __version__
 from evalkit.alpaca_eval import format_table as alpaca_format
 from evalkit.alpaca_eval import score_annotations
-from evalkit.arena import METHODS, category_leaderboards, format_table, leaderboard_from_files
+from evalkit.arena import (
+    METHODS,
+    category_leaderboards,
+    format_table,
+    leaderboard_from_files,
+    style_leaderboard_from_files,
+)
 from evalkit.backends import BackendOptions
 from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.errors import UserError
@@ -320,8 +326,8 @@ def command_arena_score(args: argparse.Namespace) -> int:
     if args.style_control:
         if not answers:
             raise UsageError("--style-control needs --answers (the answers' lengths and markdown)")
-        controlled = style_control_table(judgments, answers, args.baseline, args.style_control, args.rounds,
-                                         args.seed)  # fmt: skip
+        controlled = style_leaderboard_from_files(judgments, answers, args.baseline, args.style_control,
+                                                  args.rounds, args.seed)  # fmt: skip
     if args.json:
         shown: Any = {"pooled": table, "categories": boards} if boards is not None else table
         if controlled is not None:
@@ -337,27 +343,6 @@ def command_arena_score(args: argparse.Namespace) -> int:
         print(f"\n{category} (baseline {board[0]['baseline'] if board else '—'})")
         print(format_table([{**e, "avg_tokens": None, "games": 0, "dropped": 0} for e in board], "v2"))
     return 0
-
-
-def style_control_table(judgment_paths: Sequence[Path], answer_paths: Sequence[Path], baseline: str, unit: str,
-                        rounds: int, seed: int) -> dict[str, Any]:  # fmt: skip
-    """Style-controlled scores of every model in the judgments (evalkit.style_control), baseline at 50."""
-    from evalkit.arena import judgment_rows_from_file  # noqa: PLC0415
-    from evalkit.style_control import style_battles, style_controlled, styles_from_answer_files  # noqa: PLC0415
-
-    rows = []
-    for path in judgment_paths:
-        for row in judgment_rows_from_file(path):
-            rows.append({**row, **{side: baseline for side in ("model_a", "model_b") if row[side] == "__baseline__"},
-                         "baseline": row.get("baseline") or baseline})  # fmt: skip
-    found = style_controlled(style_battles(rows, styles_from_answer_files(answer_paths, unit)), rounds=rounds,
-                             seed=seed)  # fmt: skip
-    table = [{"model": s.model, "score": s.score, "lower": s.lower, "upper": s.upper, "avg_tokens": None,
-              "games": 0, "dropped": 0, "bootstrap_median": s.bootstrap_median} for s in found.scores]
-    table.append({"model": baseline, "score": 50.0, "lower": 50.0, "upper": 50.0, "avg_tokens": None, "games": 0,
-                  "dropped": 0})  # fmt: skip
-    return {"length_unit": unit, "table": table, "coefficients": found.coefficients,
-            "constant_features": list(found.dropped)}
 
 
 def command_mt_bench_score(args: argparse.Namespace) -> int:

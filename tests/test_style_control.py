@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.arena import judgment_rows_from_file
+from evalkit.arena import judgment_rows_from_file, with_baseline
 from evalkit.cli import main
 from evalkit.style_control import (
     Style,
@@ -32,9 +32,8 @@ REFERENCE = json.loads((ROOT / "reference_result.json").read_text(encoding="utf-
 def fixture_result(unit="tokens"):
     rows = []
     for name in REFERENCE["judgment_file_order"]:  # the reference's glob order: the bootstrap draws rows by index
-        for row in judgment_rows_from_file(ROOT / "model_judgment" / "fixture-judge" / name):
-            rows.append({**row, **{s: REFERENCE["baseline"] for s in ("model_a", "model_b")
-                                   if row[s] == "__baseline__"}})  # fmt: skip
+        rows += [with_baseline(row, REFERENCE["baseline"])
+                 for row in judgment_rows_from_file(ROOT / "model_judgment" / "fixture-judge" / name)]
     battles = style_battles(rows, styles_from_answer_files(sorted((ROOT / "model_answer").glob("*.jsonl")), unit))
     return battles, style_controlled(battles, rounds=REFERENCE["rounds"], seed=REFERENCE["seed"])
 
