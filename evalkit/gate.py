@@ -46,7 +46,7 @@ import numpy as np
 
 from evalkit.errors import UserError
 from evalkit.language import UNDETERMINED
-from evalkit.leaderboard import Run, task_info
+from evalkit.leaderboard import Run, TaskInfo, task_info
 from evalkit.records import atomic_write_text
 from evalkit.stats import (
     cluster_bootstrap,
@@ -237,6 +237,16 @@ def _arena_items(path: Path, run: Run) -> Items | None:
 
 
 # -- the gate -------------------------------------------------------------------------------------------------
+def points_scale(task: str, metric: str, info: TaskInfo) -> float:
+    """Gate points per unit of a summary metric: percent for fractions (in_language in every task), an MT-Bench
+    rating × 10, arena win-rates as they are (already percent)."""
+    if metric == IN_LANGUAGE:
+        return 100.0
+    if task == "mt_bench":
+        return 10.0
+    return 100.0 if info.fraction else 1.0
+
+
 def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds: int, seed: int,
             metric: str | None = None) -> Comparison:  # fmt: skip
     """One task/language on its primary metric (or on `metric`, e.g. in_language)."""
@@ -245,9 +255,7 @@ def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds
         metric = info.primary
         if baseline.metric(metric) is None and candidate.metric(metric) is None and baseline.task in FALLBACK_METRIC:
             metric = FALLBACK_METRIC[baseline.task]
-    scale = 10.0 if baseline.task == "mt_bench" else (100.0 if info.fraction else 1.0)
-    if metric == IN_LANGUAGE:
-        scale = 100.0
+    scale = points_scale(baseline.task, metric, info)
     base_items, cand_items = item_values(baseline, metric), item_values(candidate, metric)
     if base_items and cand_items and base_items.values and cand_items.values:
         return _paired(baseline, metric, base_items, cand_items, max_drop, alpha, rounds, seed)

@@ -13,9 +13,6 @@ from collections.abc import Sequence
 from evalkit.stats import minimum_detectable_drop
 from evalkit.types import RunSummary
 
-#: Headline metrics already in points (percent), not fractions.
-POINT_METRICS = frozenset({"score", "lc_win_rate", "win_rate", "score_style_controlled"})
-
 #: A judge this small is a pipeline check: its verdicts say nothing about quality.
 SMOKE_TEST_JUDGES = ("local:smollm2",)
 
@@ -44,7 +41,10 @@ def detectable(summary: RunSummary) -> str:
     name, metric = next(iter(summary.metrics.items()))
     if metric.stderr is None or not math.isfinite(metric.stderr) or metric.stderr == 0:
         return "—"
-    points = 10.0 if summary.task == "mt_bench" else (1.0 if name in POINT_METRICS else 100.0)
+    from evalkit.gate import points_scale  # noqa: PLC0415 - the gate pulls in the leaderboard (pandas)
+    from evalkit.leaderboard import task_info  # noqa: PLC0415
+
+    points = points_scale(summary.task, name, task_info(summary.task, summary.to_dict()))
     return f"{minimum_detectable_drop(math.sqrt(2) * metric.stderr * points, 0.05):.0f} pts"
 
 
