@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -282,26 +282,26 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
     if judge is not None and task.judged_metrics:
         judge_all(prepared, steps, scored, judge)
 
+    mismatch = task.option("language_mismatch")
     records: list[SampleRecord] = []
+    detected: list[str] = []
     for sample, request, answers, (score, error) in zip(
         prepared.samples, last_requests, steps, scored, strict=True
     ):
         completion = combined(answers)
+        found = detect_language(completion.text).lang if error is None else UNDETERMINED
+        detected.append(found)
+        extracted, values = {**score.extracted, "language": found}, score.values
+        if mismatch == "zero" and mismatched(lang, found):  # scores as a failed reply; extracted says why
+            extracted, values = {**extracted, "language_mismatch": found}, task.failed_values()
         records.append(
             SampleRecord(
                 id=sample.id, task=task.name, lang=lang, messages=request.messages, target=sample.target,
-                completion=completion.text, finish_reason=completion.finish_reason, extracted=score.extracted,
-                scores=score.values, error=error, usage=completion.usage, latency_s=completion.latency_s,
+                completion=completion.text, finish_reason=completion.finish_reason, extracted=extracted,
+                scores=values, error=error, usage=completion.usage, latency_s=completion.latency_s,
                 cached=completion.cached, metadata=sample.metadata, replica=request.replica,
             )  # fmt: skip
         )
-    detected = [detect_language(r.completion).lang if r.error is None else UNDETERMINED for r in records]
-    mismatch = task.option("language_mismatch")
-    if mismatch == "zero":  # a reply in another language scores as a failed one; extracted says why
-        records = [replace(r, scores=task.failed_values(), extracted={**r.extracted, "language_mismatch": lang_found})
-                   if mismatched(lang, lang_found) else r for r, lang_found in zip(records, detected, strict=True)]
-    records = [replace(r, extracted={**r.extracted, "language": found}) for r, found in zip(records, detected,
-                                                                                           strict=True)]  # fmt: skip
     per_item = item_scores(task, records)
     metrics = aggregate(per_item)
     in_language = in_language_metric(lang, detected)
