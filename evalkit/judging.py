@@ -62,11 +62,16 @@ class Choice(Generic[V]):
 
     def read(self, completion: Completion) -> V | None:
         """The option written, else the most probable option in the first token's top logprobs, else None."""
+        return self.judgment(completion).verdict
+
+    def judgment(self, completion: Completion) -> Judgment[V]:
+        """The choice-mode Judgment of a reply: its verdict (see `read`) and the options' logprobs."""
+        ranked = self.option_logprobs(completion)
         option = self.written(completion.text)
-        if option is None:
-            ranked = self.option_logprobs(completion)
-            option = max(ranked, key=ranked.__getitem__) if ranked else None
-        return None if option is None else self.options[option]
+        if option is None and ranked:
+            option = max(ranked, key=ranked.__getitem__)
+        verdict = None if option is None else self.options[option]
+        return Judgment(raw=completion.text, verdict=verdict, mode=CHOICE, option_logprobs=ranked)
 
 
 def with_instruction(messages: Sequence[Message], instruction: str) -> tuple[Message, ...]:
@@ -157,8 +162,7 @@ class Judge:
                 return
             choice = chosen.get(index)
             if choice is not None:
-                settle(index, Judgment(raw=completion.text, verdict=choice.read(completion), mode=CHOICE,
-                                       option_logprobs=choice.option_logprobs(completion)))  # fmt: skip
+                settle(index, choice.judgment(completion))
                 return
             verdict = read(completion)
             if verdict is None:
