@@ -25,6 +25,18 @@ def test_the_nine_languages_are_told_apart_on_short_replies():
     assert all(hits[lang] / 55 >= 0.94 for lang in hits), hits
 
 
+def test_full_replies_in_other_styles_are_read_in_their_language():
+    """225 replies written by someone who had not seen the detector (markdown answers, LaTeX solutions, code
+    with English identifiers, an English <think> block before the answer, names and units, short lines):
+    100% when first measured; the suite holds it at ≥ 98% overall and ≥ 92% per language."""
+    rows = [json.loads(x) for x in
+            (ROOT / "tests/fixtures/langid/heldout_replies.jsonl").read_text("utf-8").splitlines()]  # fmt: skip
+    assert len(rows) == 225
+    hits = Counter(r["lang"] for r in rows if detect_language(r["text"]).lang == r["lang"])
+    assert sum(hits.values()) / len(rows) >= 0.98
+    assert all(hits[lang] / 25 >= 0.92 for lang in {r["lang"] for r in rows}), hits
+
+
 def test_prose_leaves_out_code_formulas_links_digits_and_reasoning():
     reply = ("<think>Let me think in English about this.</think>Рішення: `x = 5`, $x^2 = 25$.\n```python\n"
              "print('hello world')\n```\nДив. https://example.com/a Відповідь: 25")
