@@ -31,15 +31,27 @@ from evalkit.arena import (
 from evalkit.backends import BackendOptions
 from evalkit.chat_templates import SHIPPED, load_chat_template
 from evalkit.errors import UserError
-from evalkit.judging import JUDGE_MODES
+from evalkit.judging import JUDGE_MODES, JudgeInfo
 from evalkit.modelspec import ModelSpecError, parse_model_string
 from evalkit.mt_bench import format_table as mt_bench_format
 from evalkit.mt_bench import table_from_files as mt_bench_table
+from evalkit.plan import (
+    Pairs,
+    check_existing,
+    check_ranges,
+    check_writable,
+    clear,
+    describe,
+    fold_roles,
+    planned_configs,
+    select_pairs,
+    split_list,
+)
 from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
 from evalkit.recap import recap_lines
 from evalkit.redact import redact
 from evalkit.references import DATASET, HANDWRITTEN
-from evalkit.runner import RunSettings, prepare_run
+from evalkit.runner import RunSettings, needs_judge, prepare_run
 from evalkit.session import JudgeSettings, Session, run_all
 from evalkit.style_control import LENGTH_UNITS
 from evalkit.task import is_hub_data
@@ -95,9 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plugins", type=Path, action="append", default=[], help="extra folder of task plugins")
     run.add_argument("--lm-eval-include", type=Path, action="append", default=[],
                      help="extra lm-eval task folder for lm_eval:<task> (repeatable)")
-    run.add_argument("--concurrency", type=int, default=32, help="requests in flight (openai backend)")
-    run.add_argument("--timeout", type=float, default=600.0, help="per-request timeout in seconds")
-    run.add_argument("--max-retries", type=int, default=6, help="retries on 429/5xx/timeouts/resets")
+    run.add_argument("--concurrency", type=int, default=32, help="requests in flight (openai backend; default 32)")
+    run.add_argument("--timeout", type=float, default=600.0, help="per-request timeout in seconds (default 600)")
+    run.add_argument("--max-retries", type=int, default=6,
+                     help="retries on 429/5xx/timeouts/resets (default 6); a request that cannot succeed (400 "
+                     "context length, 401, 404, 422) is not retried")
+    run.add_argument("--max-error-rate", type=float, default=0.0, metavar="SHARE",
+                     help="the share of items that may fail (after retries) before the run exits 3 (default 0: "
+                     "any failed item); failed items are never scored, only counted")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check the whole plan, print it with the number of model and judge requests, and exit")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a finished run under the same name made with another configuration (without it "
+                     "such a run is refused; one with the same configuration resumes)")
     run.add_argument("--no-cache", action="store_true", help="bypass the response cache")
     run.add_argument("--cache-path", type=Path, default=None, help=f"SQLite cache (default: {default_cache_path()})")
     run.add_argument("--system-prompt", default=None, help="system message added to every request")
@@ -138,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reference-answers", action="append", default=[], metavar="NAME=FILE",
                      help="answers of a --reference model from a file (FastChat / alpaca_eval / evalkit format)")
     run.add_argument("--task-option", action="append", default=[], metavar="TASK.NAME=VALUE",
-                     help="a task setting (see `evalkit list`), e.g. rag.documents=fold; repeatable")
+                     help="a task setting (`evalkit list` shows each task's options), e.g. rag.documents=fold; "
+                     "repeatable")
     for name, kind in GENERATION_FLAGS:
         run.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, dest=name)
     vllm = run.add_argument_group("vLLM engine arguments (also accepted as vllm:<id>?key=value&...)")
@@ -184,8 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     alpaca_score.add_argument("--difficulty", type=Path, default=None,
                               help="instruction_difficulty.csv (index,instruction_difficulty); default: no γ term")
     alpaca_score.add_argument("--gamed", type=Path, default=None,
-                              help="alpaca_eval's df_gamed.csv: the full length_controlled_v1 (holds γ as well)")
+                              help="alpaca_eval's df_gamed.csv (holds γ as well): length_controlled_v1, the LC of "
+                                   "the published leaderboard; without it (and --difficulty) evalkit computes "
+                                   "length_controlled_minimal, a length-only LC that is not the published one")
     alpaca_score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    alpaca_score.add_argument("--name", default=None,
+                              help="the model's name in the table (default: the folder of alpaca_eval's "
+                                   "<model>/<annotator>/annotations.json, else the file's name; generator_2 only "
+                                   "for files holding several models)")
 
     board = commands.add_parser("leaderboard", help="publish results/leaderboard.md, .csv, .json and arena charts")
     board.add_argument("--results", type=Path, default=Path("results"), help="results root (default: results)")
@@ -202,12 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--rounds", type=int, default=10000, help="paired bootstrap rounds (default 10000)")
     gate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     gate.add_argument("--report", type=Path, default=None, help="also write the markdown report here")
+    gate.add_argument("--allow-errors", action="store_true",
+                      help="gate incomplete runs (items failed after retries) over their answered items, the errors "
+                           "named in the report (default: refuse them, exit 2)")
 
     trend = commands.add_parser("trend", help="every headline metric of checkpoints against the step: trend.md and "
                                 "one PNG per language, with CIs and the gate's verdict between consecutive ones")
     trend.add_argument("checkpoints", nargs="+", help="results/<model> folders, e.g. results/ckpt-*")
     trend.add_argument("--order", default="step", choices=("step", "name"),
-                       help="step (default: --step of the run, else the number in the folder name) or name")
+                       help="step (default: `evalkit run --step` of each run, else --step-pattern; without steps "
+                            "the folders are ordered by name, and the report says so) or name")
+    trend.add_argument("--step-pattern", default=None, metavar="REGEX",
+                       help="read the step from the folder name with this regular expression (its first group, "
+                            "else the whole match), e.g. 'ckpt-(\\d+)'; never guessed from digits in a name")
+    trend.add_argument("--allow-errors", action="store_true",
+                       help="show incomplete checkpoints (items failed after retries), marked ⚠ (default: refuse, "
+                            "exit 2)")
     trend.add_argument("--output", type=Path, default=None, help="where to write (default: the folders' parent)")
     trend.add_argument("--max-drop", type=float, default=1.0, help="the gate's margin in points (default 1.0)")
     trend.add_argument("--alpha", type=float, default=0.05, help="the gate's significance level (default 0.05)")
@@ -222,10 +261,37 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exit 1 when the overall accuracy (percent) is below this")
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    view = commands.add_parser("view", help="a static report of every number's evidence (opens from file://)")
+    view.add_argument("results", type=Path, help="a results root, a results/<model> folder or one run folder")
+    view.add_argument("results_b", type=Path, nargs="?", default=None,
+                      help="a second run to compare with (the gate's evidence and every flipped item)")
+    view.add_argument("--out", type=Path, default=None, help="report folder (default: RESULTS/report)")
+    view.add_argument("--check", action="store_true", help="then open every page in headless Chromium (exit 1 on a "
+                      "page that does not render or a JavaScript error)")
+    show = commands.add_parser("show", help="one item's evidence chain in the terminal")
+    show.add_argument("run_dir", type=Path, help="results/<model>/<task>/<lang>")
+    show.add_argument("--id", required=True, help="the item's id (an arena's question id)")
+    show.add_argument("--full", action="store_true", help="also the reasoning blocks and long messages in full")
+
+    parser.set_defaults(single_flags=single_flags(run))
     export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
     export.add_argument("target", type=Path)
     export.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     return parser
+
+
+def single_flags(parser: argparse.ArgumentParser) -> list[tuple[str, ...]]:
+    """The option strings of every flag that takes one value (not the repeatable ones)."""
+    return [tuple(a.option_strings) for a in parser._actions  # noqa: SLF001 - argparse has no public list
+            if a.option_strings and not isinstance(a, (argparse._AppendAction, argparse._HelpAction))]
+
+
+def check_repeated(argv: Sequence[str], flags: Sequence[tuple[str, ...]]) -> None:
+    """A one-value flag given twice (`--model a --model b`) is refused instead of the last one silently winning."""
+    for strings in flags:
+        count = sum(token in strings or token.split("=", 1)[0] in strings for token in argv if token.startswith("-"))
+        if count > 1:
+            raise UsageError(f"{strings[-1]} given {count} times; give it once")
 
 
 def _select(requested: str, available: Sequence[str], what: str) -> list[str]:
@@ -242,6 +308,10 @@ def command_list(args: argparse.Namespace) -> int:
     for name in available_tasks(args.plugins):
         task = load_task(name, args.plugins)
         print(f"{name}  v{task.version}  langs: {','.join(task.languages)}  metrics: {','.join(task.metrics)}")
+        for option, setting in task.options.items():
+            choices = f" ({'|'.join(setting.choices)})" if setting.choices else ""
+            shown = setting.default if len(setting.default) <= 40 else setting.default[:37] + "..."
+            print(f"    --task-option {name}.{option}={shown!s}{choices}: {setting.help}")
         for lang in task.languages:
             sources = task.sources.get(lang, ())
             real = " | ".join(f"full:{s.name}: {s.describe()}" for s in sources) or "no public dataset (--data PATH)"
@@ -249,25 +319,42 @@ def command_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_run(args: argparse.Namespace) -> int:
+def run_settings_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The numeric flags of `evalkit run` by flag name, for the plan's range check."""
+    names = ("limit", "samples", "concurrency", "timeout", "max_retries", "max_tokens_cap", "judge_max_tokens",
+             "bootstrap_rounds", "max_error_rate", *(name for name, _ in GENERATION_FLAGS))
+    return {name.replace("_", "-"): getattr(args, name) for name in names}
+
+
+def command_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     clock = time.monotonic()
+    check_ranges(run_settings_values(args))
+    if args.samples > 1 and args.temperature == 0:
+        raise UsageError(f"--samples {args.samples} with --temperature 0 draws {args.samples} identical samples; "
+                         "give a temperature above 0 (or leave it out: the task's sampling temperature)")
+    missing = [str(p) for p in [*args.plugins, *args.lm_eval_include] if not p.is_dir()]
+    if missing:
+        raise UsageError(f"--plugins / --lm-eval-include: no such folder: {', '.join(missing)}")
     spec = parse_model_string(args.model)
     if args.allow_unisolated:
         os.environ["EVALKIT_ALLOW_UNISOLATED"] = "1"  # read by evalkit.code_task, also in worker threads
-    requested = _split(args.tasks) if args.tasks not in ("", "all") else ["all"]
+    requested = split_list(args.tasks, "tasks") or ["all"]
     bridged = [name[len(LM_EVAL_PREFIX) :] for name in requested if name.startswith(LM_EVAL_PREFIX)]
-    native_request = ",".join(name for name in requested if not name.startswith(LM_EVAL_PREFIX))
-    task_names = _select(native_request, available_tasks(args.plugins), "task") if native_request else []
+    native = [name for name in requested if not name.startswith(LM_EVAL_PREFIX)]
+    task_names = _select(",".join(native), available_tasks(args.plugins), "task") if native else []
     tasks = [load_task(name, args.plugins) for name in task_names]
-    apply_task_options(tasks, [*arena_flag_options(args), *args.task_option])
+    explicit = apply_task_options(tasks, [*arena_flag_options(args), *args.task_option])
     judge_spec = parse_model_string(args.judge) if args.judge else None
-    all_langs = list(dict.fromkeys(lang for t in tasks for lang in t.languages))
-    langs = _select(args.langs, all_langs, "language") if tasks else []
+    langs = split_list(args.langs, "langs")
     local_file = args.data != "samples" and not is_hub_data(args.data)
     if local_file and len(tasks) > 1:
         raise UsageError("--data PATH names one file: run one task at a time with it")
     if local_file and not Path(args.data).is_file():
         raise UsageError(f"--data {args.data!r}: not 'samples', 'full', 'full:<source>' or an existing file")
+    if local_file and tasks and (langs is None and len(tasks[0].languages) > 1 or langs is not None and len(langs) > 1):
+        raise UsageError(f"--data {args.data}: one file holds one language's items; name it with --langs "
+                         f"(one of {', '.join(tasks[0].languages)})")
+    pairs = select_pairs(tasks, langs, tasks_named="all" not in native) if tasks else Pairs([])
     template_text = load_chat_template(args.chat_template) if args.chat_template else None
     overrides: dict[str, Any] = {name: getattr(args, name) for name, _ in GENERATION_FLAGS}
     if args.stop:
@@ -280,17 +367,34 @@ def command_run(args: argparse.Namespace) -> int:
     settings = RunSettings(
         output_root=args.output, model=str(spec), model_slug=args.name or spec.slug, data=args.data,
         limit=args.limit, generation_overrides=overrides, system_prompt=args.system_prompt,
-        chat_template=args.chat_template, samples_per_item=max(1, args.samples), max_tokens_cap=args.max_tokens_cap,
-        step=args.step,
+        chat_template=args.chat_template, samples_per_item=args.samples, max_tokens_cap=args.max_tokens_cap,
+        step=args.step, command=("evalkit", *argv),
     )  # fmt: skip
     # Read and validate every task's data before a backend (a server, a GPU engine) is started.
-    prepared = [prepare_run(task, lang, settings) for task in tasks for lang in langs if lang in task.languages]
+    prepared = [prepare_run(task, lang, settings) for task, lang in pairs.chosen]
+    prepared, notes = fold_roles(prepared, spec, explicit, lambda task, lang: prepare_run(task, lang, settings))
+    references, reference_answers = reference_flags(args)
+    judging = JudgeSettings(judge=judge_spec, max_tokens=args.judge_max_tokens, mode=args.judge_mode,
+                            references=references, reference_answers=reference_answers)  # fmt: skip
+    judge_info = JudgeInfo(str(judge_spec), judging.mode_in_force, args.judge_max_tokens) if judge_spec else None
+    cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
+    configs = planned_configs(prepared, settings, judge_info, references)
+    if args.dry_run:
+        print(f"plan: {spec} -> {args.output / settings.model_slug}" + (f", judge {judge_spec}" if judge_spec else ""))
+        print("\n".join(describe(prepared, judge_spec is not None, max(1, len(references)), pairs.skipped, notes)))
+        if bridged:
+            print(f"  lm-eval tasks (counted by lm-eval when run): {', '.join(bridged)}")
+        return 0
+    check_writable(args.output, cache_path)
+    replaced = check_existing(prepared, configs, settings, args.overwrite)
     bridge_plan = None
     if bridged:
         from evalkit.lm_eval_bridge import plan_tasks  # noqa: PLC0415 - imports lm-eval
 
         bridge_plan = plan_tasks(bridged, spec, args.lm_eval_include, options)
-    cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
+    for line in [*pairs.skipped, *notes]:
+        print(f"evalkit: {line}", file=sys.stderr)
+    clear(replaced)
     finished: list[Any] = []
 
     def report(summary: Any, judged: bool = False) -> None:
@@ -299,11 +403,8 @@ def command_run(args: argparse.Namespace) -> int:
             finished.append(summary)
 
     if prepared:
-        references, reference_answers = reference_flags(args)
-        judging = JudgeSettings(judge=judge_spec, max_tokens=args.judge_max_tokens, mode=args.judge_mode,
-                                references=references,
-                                reference_answers=reference_answers)  # fmt: skip
         with Session(spec, settings, options, cache_path, judging, progress=not args.no_progress) as session:
+            session.open(judged=any(needs_judge(run.task) for run in prepared))
             run_all(session, prepared, lambda run, summary: report(summary, run.task.kind == "judged"))
     if bridge_plan is not None:
         from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
@@ -314,6 +415,27 @@ def command_run(args: argparse.Namespace) -> int:
         print("\n" + "\n".join(recap_lines(finished, str(results), time.monotonic() - clock)))
     else:
         print(f"results: {results}")
+    return failure_report(finished, args.max_error_rate)
+
+
+def failure_report(summaries: Sequence[Any], max_error_rate: float) -> int:
+    """Print each distinct error of the run with its count; exit 3 when the failed share exceeds the allowed one."""
+    items = sum(s.n for s in summaries)
+    failed = sum(s.n_errors for s in summaries)
+    if not failed:
+        return 0
+    counts: dict[str, int] = {}
+    for summary in summaries:
+        for text, count in summary.errors.items():
+            counts[text] = counts.get(text, 0) + count
+    print(f"\nevalkit: {failed} of {items} items failed and were not scored (metrics are over answered items; "
+          "a rerun asks exactly these again):", file=sys.stderr)  # fmt: skip
+    for text, count in sorted(counts.items(), key=lambda item: -item[1]):
+        print(f"  {count} x {text}", file=sys.stderr)
+    if failed / max(items, 1) > max_error_rate:
+        print(f"evalkit: the run is incomplete (exit 3): {failed}/{items} failed, more than --max-error-rate "
+              f"{max_error_rate:g}", file=sys.stderr)  # fmt: skip
+        return 3
     return 0
 
 
@@ -352,7 +474,7 @@ def command_mt_bench_score(args: argparse.Namespace) -> int:
 
 
 def command_alpaca_eval_score(args: argparse.Namespace) -> int:
-    table = score_annotations(args.annotations, args.difficulty, args.gamed)
+    table = score_annotations(args.annotations, args.difficulty, args.gamed, args.name)
     print(strict_json(table) if args.json else alpaca_format(table))
     return 0
 
@@ -447,9 +569,19 @@ def reference_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str
     return tuple(dict.fromkeys(names)), answers
 
 
-def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None:
-    """Apply `--task-option task.name=value` settings; an option for a task not being run is a usage error."""
+def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> dict[str, set[str]]:
+    """Apply `--task-option task.name=value` settings; an option for a task not being run is a usage error, and
+    so is one setting given two different values (`--arena-method v2` with `arena_hard.method=v0.1`).
+    Returns the options set by hand, task -> names."""
     by_name = {task.name: task for task in tasks}
+    given: dict[str, str] = {}
+    explicit: dict[str, set[str]] = {}
+    for assignment in assignments:
+        key, _, value = assignment.partition("=")
+        if key in given and given[key] != value:
+            raise UsageError(f"--task-option {key}: given twice, as {given[key]!r} and {value!r} (a flag such as "
+                             "--arena-method sets the same option)")  # fmt: skip
+        given[key] = value
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
         task_name, dot, option = key.partition(".")
@@ -460,6 +592,8 @@ def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> None
                 continue  # a setting for a built-in task this run does not include (e.g. from `make eval`)
             raise UsageError(f"--task-option {assignment!r}: unknown task {task_name!r}")
         by_name[task_name].set_option(option, value)
+        explicit.setdefault(task_name, set()).add(option)
+    return explicit
 
 
 def _raise_on_sigterm(signum: int, frame: Any) -> None:
@@ -480,6 +614,7 @@ def command_audit_extraction(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
@@ -510,7 +645,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_alpaca_eval_score(args)
         if args.command == "audit-extraction":
             return command_audit_extraction(args)
-        return command_run(args)
+        if args.command in ("view", "show"):
+            from evalkit.view.report import command_view  # noqa: PLC0415
+            from evalkit.view.show import command_show  # noqa: PLC0415
+
+            return command_view(args) if args.command == "view" else command_show(args)
+        check_repeated(argv, args.single_flags)
+        return command_run(args, argv)
     except (UserError, OSError) as exc:
         print(f"evalkit: error: {redact(str(exc))}", file=sys.stderr)
         return 2

@@ -18,7 +18,9 @@ MT-Bench ratings × 10 so that 1 point = 0.1 rating):
                    bootstrap resamples whole clusters and the SE is the clustered one (Miller 2024).
   in_language      the share of replies in the run's language (evalkit.language), gated next to the primary
                    metric whenever both runs have it.
-  Every row reports its SE and the minimum detectable drop at its n and α (power 0.8).
+  Every row reports its SE and the minimum detectable drop at its n and α (power 0.8), never below what the
+                   items can show (`detectable_drop`); a task whose detectable drop exceeds the margin, or with
+                   fewer than MIN_UNITS shared items, is "too small to gate" — named, never reported as a pass.
   summary only     (no per-item file) a normal approximation from the two standard errors:
                    U = Δ + z_(1−α) · sqrt(se_b² + se_c²), p = Φ(Δ / sqrt(se_b² + se_c²)).
 A task regresses when the drop is larger than the margin with significance: U < −max_drop (for arenas:
@@ -28,7 +30,10 @@ about α of all gates once the standard error exceeds margin / 1.65 — one CI j
 
 Incomparable runs are refused (exit 2) with a message naming the difference: dataset id / config / split /
 revision / path, task version, language, generation config, judge, arena baseline or reference model, task
-options. Exit codes: 0 pass, 1 regression, 2 misuse.
+options. An incomplete run (items failed after retries: summary status `incomplete`, or n_errors > 0 in older
+summaries) is refused the same way, in one line naming the task/language, the run and its errors, unless
+`--allow-errors`: then it is gated over the answered items and the report names its errors. Exit codes: 0 pass,
+1 regression, 2 misuse.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import argparse
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -46,7 +51,7 @@ import numpy as np
 
 from evalkit.errors import UserError
 from evalkit.language import UNDETERMINED
-from evalkit.leaderboard import Run, TaskInfo, task_info
+from evalkit.leaderboard import INCOMPLETE_MARK, Run, TaskInfo, task_info
 from evalkit.records import atomic_write_text
 from evalkit.stats import (
     cluster_bootstrap,
@@ -72,6 +77,9 @@ COMPARED = (
 
 #: Language fidelity (evalkit.language), gated next to every task's primary metric when both runs have it.
 IN_LANGUAGE = "in_language"
+#: Fewer shared items than this give no usable standard error: such a task is "too small to gate" whatever its
+#: numbers say (one item has SE 0 and would "pass", or fail on a single item).
+MIN_UNITS = 3
 #: Metric gated when neither run has the primary one (RAG without a judge has no accuracy).
 FALLBACK_METRIC = {"rag": "rouge_l"}
 
@@ -96,6 +104,16 @@ class Comparison:
     se: float | None = None  # standard error of the delta (clustered where items come in clusters)
     min_detectable: float | None = None  # the smallest true drop this n and α detect with power 0.8
     mcnemar_p: float | None = None  # pass/fail metrics: one-sided exact McNemar p on the discordant items
+    too_small: bool = False  # the detectable drop exceeds the margin, or n is too small to estimate it at all
+    errors: str | None = None  # failed items of either run (gated with --allow-errors): named in the report
+
+    @property
+    def verdict(self) -> str:
+        if self.regression:
+            return "**REGRESSION**"
+        if self.delta is None and not self.too_small:
+            return "skipped"
+        return "too small to gate" if self.too_small else "pass"
 
 
 def load_runs(root: Path) -> dict[tuple[str, str], Run]:
@@ -169,6 +187,8 @@ def item_values(run: Run, metric: str) -> Items | None:
     sums: dict[str, list[float]] = {}
     groups: dict[str, str] = {}
     for row in read_jsonl(samples):
+        if row.get("error") is not None:  # a failed item is not a wrong answer: it has no value to compare
+            continue
         if wanted_filter and (row.get("metadata") or {}).get("filter") not in (wanted_filter, None):
             continue
         value = (row.get("scores") or {}).get(key)
@@ -188,6 +208,8 @@ def _language_items(path: Path, run: Run) -> Items | None:
     expected = (run.extra.get("language") or {}).get("expected", run.lang)
     found: dict[str, list[float]] = {}
     for row in read_jsonl(path):
+        if row.get("error") is not None:
+            continue
         detected = (row.get("extracted") or {}).get("language")
         if detected and detected != UNDETERMINED:
             found.setdefault(str(row["id"]), []).append(100.0 * (detected == expected))
@@ -265,9 +287,16 @@ def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds
                           None, False)  # fmt: skip
     if b_value is None or c_value is None:
         missing = "baseline" if b_value is None else "candidate"
+        if answered_items(baseline if b_value is None else candidate) == 0:  # every item failed (--allow-errors)
+            return Comparison(baseline.task, baseline.lang, metric, f"no answered items in the {missing}", 0,
+                              b_value and b_value * scale, c_value and c_value * scale, None, None, None, False,
+                              too_small=True)  # fmt: skip
         raise GateMisuse(f"{baseline.task}/{baseline.lang}: the {missing} run has no {metric!r}")
     b_value, c_value = b_value * scale, c_value * scale
-    n = min(int(baseline.summary.get("n") or 0), int(candidate.summary.get("n") or 0))
+    n = min(answered_items(baseline), answered_items(candidate))
+    if n < MIN_UNITS:
+        return Comparison(baseline.task, baseline.lang, metric, "summary values", n, b_value, c_value,
+                          c_value - b_value, None, None, False, too_small=True)  # fmt: skip
     if baseline.task == "arena_hard":
         b_ci, c_ci = baseline.extra.get("ci"), candidate.extra.get("ci")
         separated = bool(b_ci and c_ci and c_ci[1] < b_ci[0])
@@ -279,9 +308,10 @@ def compare(baseline: Run, candidate: Run, max_drop: float, alpha: float, rounds
     if se == 0 or not math.isfinite(se):
         raise GateMisuse(f"{baseline.task}/{baseline.lang}: no per-item file and no standard error for {metric!r}")
     bound = delta + NormalDist().inv_cdf(1 - alpha) * se
+    detectable = minimum_detectable_drop(se, alpha)
     return Comparison(baseline.task, baseline.lang, metric, "normal approximation", n, b_value, c_value, delta,
                       bound, 1 - NormalDist().cdf(-delta / se), bound < -max_drop, se=se,
-                      min_detectable=minimum_detectable_drop(se, alpha))  # fmt: skip
+                      min_detectable=detectable, too_small=detectable > max_drop)  # fmt: skip
 
 
 def _paired(baseline: Run, metric: str, base: Items, cand: Items, max_drop: float, alpha: float, rounds: int,
@@ -300,16 +330,47 @@ def _paired(baseline: Run, metric: str, base: Items, cand: Items, max_drop: floa
     else:
         delta, bound, p = paired_bootstrap(b, c, rounds, seed, alpha)
         method = "paired bootstrap"
+    binary = set(np.unique(b)) <= {0.0, 100.0} and set(np.unique(c)) <= {0.0, 100.0}
+    if len(shared) < MIN_UNITS:  # no standard error to speak of: neither a pass nor a regression can be claimed
+        return Comparison(baseline.task, baseline.lang, metric, method, len(shared), float(b.mean()),
+                          float(c.mean()), delta, None, None, False, too_small=True)  # fmt: skip
     se = clustered_standard_error(c - b, clusters)
     regression = bound < -max_drop
     mcnemar = None
-    if set(np.unique(b)) <= {0.0, 100.0} and set(np.unique(c)) <= {0.0, 100.0}:
+    if binary:
         mcnemar = mcnemar_exact(int(np.sum((b == 100) & (c == 0))), int(np.sum((b == 0) & (c == 100))))
         method += " + exact McNemar"
         regression = regression and mcnemar < alpha
+    detectable = detectable_drop(se, alpha, len(shared), binary)
     return Comparison(baseline.task, baseline.lang, metric, method, len(shared), float(b.mean()), float(c.mean()),
-                      delta, bound, p, regression, se=se, min_detectable=minimum_detectable_drop(se, alpha),
-                      mcnemar_p=mcnemar)  # fmt: skip
+                      delta, bound, p, regression, se=se, min_detectable=detectable, mcnemar_p=mcnemar,
+                      too_small=detectable > max_drop)  # fmt: skip
+
+
+def mcnemar_floor(alpha: float) -> int:
+    """The fewest lost items the exact McNemar test can call significant: the smallest k with ½^k < α (5 at
+    α = 0.05) — k items lost and none gained is the most extreme outcome k discordant items can give."""
+    lost = 1
+    while 0.5**lost >= alpha:
+        lost += 1
+    return lost
+
+
+def detectable_drop(se: float, alpha: float, n: int, binary: bool) -> float:
+    """The minimum detectable drop in points (Miller 2024: (z_(1−α) + z_0.8) · SE), never below what n items can
+    show at all: for pass/fail metrics the drop of `mcnemar_floor` lost items (the gate also needs McNemar's
+    p < α); for others, when every item moved alike (SE 0), the SE of one item moving by 100 points."""
+    detectable = minimum_detectable_drop(se, alpha)
+    if binary:
+        return max(detectable, 100.0 * mcnemar_floor(alpha) / n)
+    if se == 0:
+        return minimum_detectable_drop(100.0 / n, alpha)
+    return detectable
+
+
+def answered_items(run: Run) -> int:
+    """The items a summary's numbers stand on: all items less the failed ones."""
+    return max(0, int(run.summary.get("n") or 0) - run.n_errors)
 
 
 def _stderr(run: Run, metric: str) -> float:
@@ -318,7 +379,9 @@ def _stderr(run: Run, metric: str) -> float:
 
 
 def run_gate(baseline_root: Path, candidate_root: Path, tasks: Sequence[str] | None, max_drop: float, alpha: float,
-             rounds: int, seed: int) -> list[Comparison]:  # fmt: skip
+             rounds: int, seed: int, allow_errors: bool = False) -> list[Comparison]:  # fmt: skip
+    """Every shared task/language compared; incomplete runs (items failed after retries) are refused unless
+    `allow_errors`, and then gated over their answered items with the errors named in each comparison."""
     if not 0 < alpha < 1 or max_drop < 0 or rounds < 100:
         raise GateMisuse("--alpha must be in (0, 1), --max-drop >= 0 and --rounds >= 100")
     baseline, candidate = load_runs(baseline_root), load_runs(candidate_root)
@@ -334,12 +397,32 @@ def run_gate(baseline_root: Path, candidate_root: Path, tasks: Sequence[str] | N
     problems = [d for key in shared if (d := difference(baseline[key], candidate[key])) is not None]
     if problems:
         raise GateMisuse("runs are not comparable:\n  " + "\n  ".join(problems))
+    failed = {key: text for key in shared if (text := run_errors(baseline[key], candidate[key])) is not None}
+    if failed and not allow_errors:
+        raise GateMisuse(refusal(failed, "gate"))
     comparisons = []
     for key in shared:
-        comparisons.append(compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed))
+        found = [compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed)]
         if baseline[key].metric(IN_LANGUAGE) is not None and candidate[key].metric(IN_LANGUAGE) is not None:
-            comparisons.append(compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed, IN_LANGUAGE))
+            found.append(compare(baseline[key], candidate[key], max_drop, alpha, rounds, seed, IN_LANGUAGE))
+        comparisons += [replace(c, errors=failed.get(key)) for c in found]
     return comparisons
+
+
+def run_errors(baseline: Run | None, candidate: Run | None, sides: tuple[str, str] = ("baseline", "candidate"),
+               ) -> str | None:  # fmt: skip
+    """`candidate: 4 of 12 items failed; first error: HTTP 503 …` for each incomplete run of a pair, or None."""
+    parts = [f"{side} {run.model}: {run.failure()}" for side, run in zip(sides, (baseline, candidate), strict=True)
+             if run is not None and run.incomplete]  # fmt: skip
+    return "; ".join(parts) or None
+
+
+def refusal(failed: Mapping[tuple[str, str], str], command: str) -> str:
+    """The one-line refusal of incomplete runs, naming each task/language and its error count."""
+    named = "; ".join(f"{task}/{lang}: {text}" for (task, lang), text in sorted(failed.items()))
+    verb = "gated" if command == "gate" else "compared"
+    return (f"incomplete runs, not {verb}: {named} — run the same command again to retry the failed items, "
+            "or pass --allow-errors to use the answered items only")  # fmt: skip
 
 
 def report(comparisons: Sequence[Comparison], baseline: Path, candidate: Path, max_drop: float, alpha: float) -> str:
@@ -348,7 +431,9 @@ def report(comparisons: Sequence[Comparison], baseline: Path, candidate: Path, m
         f"Fails a task when its drop exceeds {max_drop:g} points with significance (one-sided α = {alpha:g}; "
         "pass/fail metrics also need the exact McNemar test at α). Points: percent; MT-Bench ratings × 10. "
         "SE: the delta's standard error, clustered where items come in clusters (Miller 2024). Detectable: the "
-        "smallest true drop this n and α catch with 80% power.", "",
+        "smallest true drop this n and α catch with 80% power (for pass/fail metrics never less than the drop of "
+        f"the {mcnemar_floor(alpha)} lost items McNemar needs); a task whose detectable drop exceeds the margin, "
+        f"or with fewer than {MIN_UNITS} items, is too small to gate.", "",
         "| Task | Lang | Metric | Method | n | Baseline | Candidate | Δ | Upper bound | p | McNemar p | SE "
         "| Detectable | Verdict |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -358,24 +443,35 @@ def report(comparisons: Sequence[Comparison], baseline: Path, candidate: Path, m
         return "—" if value is None else format(value, pattern)
 
     for c in comparisons:
-        verdict = "**REGRESSION**" if c.regression else ("skipped" if c.delta is None else "pass")
+        verdict = c.verdict + (f" {INCOMPLETE_MARK}" if c.errors else "")
         lines.append(f"| {c.task} | {c.lang} | {c.metric} | {c.method} | {c.n} | {number(c.baseline, '.2f')} | "
                      f"{number(c.candidate, '.2f')} | {number(c.delta, '+.2f')} | {number(c.bound, '+.2f')} | "
                      f"{number(c.p_value, '.4f')} | {number(c.mcnemar_p, '.4f')} | {number(c.se, '.2f')} | "
                      f"{number(c.min_detectable, '.1f')} | {verdict} |")  # fmt: skip
     failed = sum(c.regression for c in comparisons)
-    blind = [f"{c.task}/{c.lang} ({c.min_detectable:.1f})" for c in comparisons
-             if c.min_detectable is not None and c.min_detectable > 10 * max(max_drop, 1.0)]  # fmt: skip
-    if blind:
+    small = [c for c in comparisons if c.too_small and not c.regression]
+    if small:
+        named = [f"{c.task}/{c.lang}" + (f" {c.metric}" if c.metric == IN_LANGUAGE else "")
+                 + (f" ({c.min_detectable:.1f})" if c.min_detectable is not None else f" (n = {c.n})")
+                 for c in small]  # fmt: skip
         lines += ["", f"Too small to gate a {max_drop:g}-point drop (minimum detectable drop in points): "
-                  + ", ".join(blind) + ". Run more items for these, or gate them on a larger margin."]  # fmt: skip
-    lines += ["", f"Result: {'FAIL' if failed else 'PASS'} ({failed} of {len(comparisons)} regressed)."]
+                  + ", ".join(named) + ". These pass only because the gate cannot see a drop of that size: run "
+                  "more items for them, or gate them on a larger margin."]  # fmt: skip
+    incomplete = sorted({f"{c.task}/{c.lang}: {c.errors}" for c in comparisons if c.errors})
+    if incomplete:
+        lines += ["", f"{INCOMPLETE_MARK} Incomplete runs, gated with --allow-errors over their answered items only "
+                  "(failed items are neither right nor wrong):"] + [f"- {text}" for text in incomplete]  # fmt: skip
+    regressed = [c for c in comparisons if c.regression and c.errors]
+    tail = f"; {len(regressed)} of them on incomplete runs" if regressed else ""
+    lines += ["", f"Result: {'FAIL' if failed else 'PASS'} ({failed} of {len(comparisons)} regressed{tail}; "
+              f"{len(small)} too small to gate)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def command_gate(args: argparse.Namespace) -> int:
     tasks = None if args.tasks in ("", "all") else [t.strip() for t in args.tasks.split(",") if t.strip()]
-    comparisons = run_gate(args.baseline, args.candidate, tasks, args.max_drop, args.alpha, args.rounds, args.seed)
+    comparisons = run_gate(args.baseline, args.candidate, tasks, args.max_drop, args.alpha, args.rounds, args.seed,
+                           getattr(args, "allow_errors", False))  # fmt: skip
     text = report(comparisons, args.baseline, args.candidate, args.max_drop, args.alpha)
     print(text, end="")
     if args.report is not None:

@@ -8,8 +8,11 @@
 
 A judged benchmark is a `JudgedTask` plugin (judges/<name>/task.py) that supplies only what differs: its
 games, the judge messages, the verdict reader (`evalkit.scoring.verdicts`), the record of a verdict, and the
-statistic. Resuming is the same for all: a game whose record is already in judgments.jsonl is not asked again,
-so a run killed with kill -9 loses at most the games in flight, with or without the response cache.
+statistic. Resuming is the same for all: every record carries the key of the exact judge request that produced
+it (`Judge.request_key`: the judge, its mode and settings, the rendered prompt with both answers), and a game is
+not asked again only when a record with its key is in judgments.jsonl. Changed answers, prompts, judge mode or
+settings make new keys: their games are judged anew and the old verdicts no longer count. A run killed with
+kill -9 loses at most the games in flight, with or without the response cache.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from typing import IO, Any, ClassVar
 from evalkit.backends.base import Backend
 from evalkit.judging import Choice, Judge, JudgeQuery, Judgment
 from evalkit.language import detect_language, fidelity, in_language_metric
+from evalkit.provenance import error_counts
 from evalkit.records import dumps, run_dir, write_json, write_jsonl
 from evalkit.references import DATASET, AnswerSources, ReferenceAnswers, answer_rows, reference_answers
-from evalkit.runner import PreparedRun, answer_all, flow_summary
+from evalkit.runner import PreparedRun, RunSettings, answer_all, flow_summary, run_config
 from evalkit.task import Task, TaskDataError, read_jsonl
 from evalkit.types import Completion, GenerationConfig, Message, MetricValue, RunSummary, Sample, Score
 
@@ -94,6 +98,10 @@ class JudgedTask(Task):
         """The reference answer shipped with a question (the DATASET reference), by turn."""
         return None
 
+    def judge_requests_per_question(self, sample: Sample, references: int) -> int:
+        """How many judge requests one question makes at most (before re-asks), for the plan's count."""
+        return references
+
     def needs_reference(self, sample: Sample) -> bool:
         """Whether this question is judged against a reference answer (MT-Bench: only some categories)."""
         return True
@@ -111,10 +119,6 @@ class JudgedTask(Task):
     def verdict_record(self, game: Game, judgment: Judgment[Any]) -> dict[str, Any]:
         """The fields a verdict adds to its game's record in judgments.jsonl."""
         return judgment.to_dict()
-
-    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
-        """What makes two records the same game (a recorded game is not asked again)."""
-        raise NotImplementedError
 
     def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
         """Whether a record in judgments.jsonl counts for this run (same model, judge, references)."""
@@ -142,11 +146,21 @@ class JudgedTask(Task):
 class JudgedSettings:
     """Whose answers a judged run judges, where it writes, and which references it compares against."""
 
-    model: str
-    model_slug: str
+    run: RunSettings  # the run's settings (model, results folder, step, system prompt, ...)
     sources: AnswerSources
     references: tuple[str, ...] = ()  # --reference (empty: the plugin's default)
-    step: float | None = None  # --step: the training step of this checkpoint
+
+    @property
+    def model(self) -> str:
+        return self.run.model
+
+    @property
+    def model_slug(self) -> str:
+        return self.run.model_slug
+
+    @property
+    def step(self) -> float | None:
+        return self.run.step
 
 
 def read_judgments(path: Path) -> list[dict[str, Any]]:
@@ -201,29 +215,36 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
     run = JudgedRun(prepared, settings.model, judge, references, tuple(names), settings.sources.output_root)
 
     log_path = out / "judgments.jsonl"
-    done = {task.resume_key(r) for r in read_judgments(log_path)}
-    games = [game for sample, answers in zip(prepared.samples, steps, strict=True)
-             if all(c.ok for c in answers)
-             for game in task.games(run, sample, [c.text for c in answers])
-             if task.resume_key(game.record) not in done]  # fmt: skip
+    config = task.judge_config(judge)
+    every_game = [game for sample, answers in zip(prepared.samples, steps, strict=True) if all(c.ok for c in answers)
+                  for game in task.games(run, sample, [c.text for c in answers])]  # fmt: skip
+    keys = [judge.request_key(JudgeQuery(g.messages, g.reask, g.choice), config) for g in every_game]
+    done = {r.get("request_key") for r in read_judgments(log_path)}
+    pending = [index for index, key in enumerate(keys) if key not in done]
+    games = [every_game[i] for i in pending]
     log = JudgmentLog(log_path)
-    failed = 0
+    failed: list[str] = []
 
     def record(index: int, judgment: Judgment[Any]) -> None:
-        nonlocal failed
         if judgment.error is not None:
-            failed += 1  # not recorded: asked again next time
+            failed.append(f"judge: {judgment.error}")  # not recorded: asked again next time
             return
-        log.append({**games[index].record, **task.verdict_record(games[index], judgment)})
+        game = games[index]
+        sent = judge.request(JudgeQuery(game.messages, game.reask, game.choice), config)
+        log.append({**game.record, **task.verdict_record(game, judgment), "request_key": keys[pending[index]],
+                    "judge_messages": [m.to_dict() for m in sent.messages],
+                    "judge_config": sent.config.to_dict()})  # fmt: skip
 
     try:
         judge.run([JudgeQuery(g.messages, g.reask, g.choice) for g in games], parse=None,
                   description=f"{task.name}/{lang} judge", read=task.read_verdict,
-                  config=task.judge_config(judge), on_judgment=record)  # fmt: skip
+                  config=config, on_judgment=record)  # fmt: skip
     finally:
         log.close()
 
-    recorded = [r for r in read_judgments(log_path) if task.belongs(run, r)]
+    current = set(keys)
+    latest = {r["request_key"]: r for r in read_judgments(log_path) if r.get("request_key") in current}
+    recorded = [r for r in latest.values() if task.belongs(run, r)]
     answered = {s.id: a for s, a in zip(prepared.samples, steps, strict=True)}
     outcome = task.statistic(run, recorded, answered)
     if not outcome.metrics:
@@ -235,15 +256,18 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
     in_language = in_language_metric(lang, detected)
     if in_language is not None and outcome.metrics:
         metrics["in_language"] = MetricValue(*in_language)
+    answer_errors = [next(c.error for c in a if not c.ok) for a in steps if any(not c.ok for c in a)]
     summary = flow_summary(
-        prepared, backend, settings.model, metrics=metrics,
-        n=len({str(r["question_id"]) for r in recorded}),
-        n_errors=sum(any(not c.ok for c in a) for a in steps) + failed, completions=completions,
+        prepared, backend, settings.run, metrics=metrics,
+        n=len({s.id for s in prepared.samples}), n_errors=len(answer_errors) + len(failed),
+        errors=error_counts([*answer_errors, *failed]), completions=completions,
         started_at=started_at, clock=clock, breakdown=outcome.breakdown,
+        config=run_config(prepared, settings.run, judge.info, names),
         extra={"judge": judge.model, "judge_backend": judge.identity, "judge_mode": judge.mode,
                **({"step": settings.step} if settings.step is not None else {}),
                "references": {name: ref.source for name, ref in references.items()},
-               **outcome.extra, "judge_failures": failed, "task_options": dict(task.option_values),
+               "judge_config": (config or judge.config).to_dict(), "judged_games": len(recorded),
+               **outcome.extra, "judge_failures": len(failed), "task_options": dict(task.option_values),
                "language": fidelity(lang, detected, task.option("language_mismatch"))},
     )  # fmt: skip
     write_json(out / "summary.json", summary.to_dict())

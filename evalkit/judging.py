@@ -117,6 +117,15 @@ class Judgment(Generic[V]):
         return {"judge_mode": CHOICE, "option_logprobs": dict(self.option_logprobs)} if self.mode == CHOICE else {}
 
 
+@dataclass(frozen=True)
+class JudgeInfo:
+    """What a summary records of the judge that gave its verdicts (also known before its backend starts)."""
+
+    model: str
+    mode: str
+    max_tokens: int
+
+
 class Judge:
     """A judge model behind any backend; deterministic (temperature 0) with a configurable token budget."""
 
@@ -131,6 +140,24 @@ class Judge:
     @property
     def identity(self) -> str:
         return self.backend.identity
+
+    @property
+    def info(self) -> JudgeInfo:
+        return JudgeInfo(self.model, self.mode, self.config.max_tokens)
+
+    def request(self, query: JudgeQuery, config: GenerationConfig | None = None) -> Request:
+        """The first request `run` sends for `query`: in choice mode with the choice instruction and settings."""
+        if self.mode == CHOICE and query.choice is not None:
+            return Request(with_instruction(query.messages, query.choice.instruction), CHOICE_CONFIG)
+        return Request(query.messages, config or self.config)
+
+    def request_key(self, query: JudgeQuery, config: GenerationConfig | None = None) -> str:
+        """What a stored verdict belongs to: the cache key of the exact judge request (judge backend and model,
+        the rendered messages with both answers, the mode's instruction and the generation settings) and the
+        mode. A verdict is reused only for the identical request."""
+        from evalkit.cache import cache_key  # noqa: PLC0415 - sqlite3 is only needed by judged flows
+
+        return cache_key(f"{self.identity}|judge-mode={self.mode}", self.model, self.request(query, config))
 
     def run(self, queries: Sequence[JudgeQuery], parse: Callable[[str], V | None] | None, description: str = "judge",
             read: Callable[[Completion], V | None] | None = None, config: GenerationConfig | None = None,
@@ -173,8 +200,7 @@ class Judge:
 
         self._describe(description)
         seen: set[int] = set()
-        requests = [Request(with_instruction(q.messages, chosen[i].instruction), CHOICE_CONFIG) if i in chosen
-                    else Request(q.messages, config) for i, q in enumerate(queries)]  # fmt: skip
+        requests = [self.request(q, config) for q in queries]
         answered = self.backend.generate(requests, lambda i, c: (seen.add(i), first(i, c)))
         for index, completion in enumerate(answered):  # a backend that did not report every result
             if index not in seen:

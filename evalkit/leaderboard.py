@@ -11,6 +11,8 @@ Tables follow what Slavic model cards publish, one set per language:
   AlpacaEval             Model | LC win-rate | win-rate | Avg symbols (per judge and reference)
   grounded RAG           Model | domain | accuracy | ROUGE-L | index difference
 Footnotes name the judges, baselines / references, datasets + revisions, n, run dates and evalkit versions.
+A number from an incomplete run (items failed after retries; the number is over the answered ones) carries ⚠,
+with a footnote naming n_errors of n and the first error; CSV / JSON rows carry status, n_errors, first_error.
 Output is deterministic: the same results give byte-identical files (sorted rows, fixed formats, dates from
 the summaries, PNGs without timestamps).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +37,8 @@ from evalkit.records import atomic_write_text
 from evalkit.types import finite_number
 
 MISSING = "—"
+#: Beside a number from an incomplete run (items failed after retries; the number is over the answered ones).
+INCOMPLETE_MARK = "⚠"
 #: Languages in the order the leaderboard shows them (others follow alphabetically).
 LANG_ORDER = ("ru", "pl", "uk", "cs", "sr", "en")
 KNOWLEDGE_ORDER = ("mmlu_pro", "gsm8k", "math", "mbpp", "humaneval")
@@ -72,6 +77,47 @@ class Run:
     def extra(self) -> Mapping[str, Any]:
         return self.summary.get("extra") or {}
 
+    @property
+    def n_errors(self) -> int:
+        value = self.summary.get("n_errors")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    @property
+    def status(self) -> str:
+        """`complete` or `incomplete` as the summary says; summaries from before the field: by n_errors."""
+        status = self.summary.get("status")
+        if status in ("complete", "incomplete"):
+            return str(status)
+        return "incomplete" if self.n_errors else "complete"
+
+    @property
+    def incomplete(self) -> bool:
+        return self.status == "incomplete"
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Each distinct error text -> count, most frequent first (summary.json's `errors`; {} in old ones)."""
+        found = self.summary.get("errors")
+        if not isinstance(found, Mapping):
+            return {}
+        counts = {str(k): int(v) for k, v in found.items() if isinstance(v, int) and not isinstance(v, bool)}
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+    @property
+    def first_error(self) -> str | None:
+        return short_error(next(iter(self.errors), None))
+
+    def failure(self) -> str:
+        """`4 of 12 items failed (HTTP 503: ...)`: what an incomplete run's mark stands for, on one line."""
+        n = self.summary.get("n")
+        count = f"{self.n_errors} of {n}" if isinstance(n, int) else str(self.n_errors)
+        first = self.first_error
+        more = len(self.errors) - 1
+        named = f"; first error: {first}" + (f" (+{more} other error{'s' if more > 1 else ''})" if more > 0 else "")
+        if not self.n_errors:  # marked incomplete without a count (an interrupted run)
+            return "incomplete run" + (named if first else "")
+        return f"{count} items failed" + (named if first else "")
+
 
 @dataclass(frozen=True)
 class TaskInfo:
@@ -79,6 +125,19 @@ class TaskInfo:
     primary: str
     chance: float | None
     fraction: bool  # values are fractions in [0, 1]
+
+
+def short_error(text: str | None, limit: int = 160) -> str | None:
+    """An error message on one line, cut to `limit` characters (a server may answer with a whole HTML page)."""
+    if text is None:
+        return None
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def marked(text: str, run: Run | None) -> str:
+    """A table cell, with the incomplete-run mark when the run behind it has failed items."""
+    return f"{text}{INCOMPLETE_MARK}" if run is not None and run.incomplete else text
 
 
 def task_info(task: str, summary: Mapping[str, Any]) -> TaskInfo:
@@ -148,6 +207,8 @@ def long_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
                 "primary": metric == info.primary, "value": value, "stderr": stderr,
                 "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
                 "unit": unit(run.task, metric, info), "n": run.summary.get("n"),
+                "status": run.status, "n_errors": run.n_errors, "first_error": run.first_error,
+                "lc_formula": lc_formula(run) if metric == "lc_win_rate" else None,
                 "judge": run.extra.get("judge"), "reference": reference_of(run),
                 "dataset": dataset_label(data), "task_version": run.summary.get("task_version"),
                 "date": str(run.summary.get("finished_at", ""))[:10],
@@ -194,6 +255,7 @@ class Leaderboard:
     charts: dict[str, Bars] = field(default_factory=dict)  # file -> bars
     warnings: list[str] = field(default_factory=list)
     checkpoints: list[Path] = field(default_factory=list)  # results/<model> folders of runs made with --step
+    incomplete: list[dict[str, Any]] = field(default_factory=list)  # runs with failed items, and their errors
 
 
 def primary_value(run: Run, info: TaskInfo) -> float | None:
@@ -206,6 +268,7 @@ def knowledge_table(runs: Sequence[Run], lang: str) -> Table | None:
     if not chosen:
         return None
     infos = {r.task: task_info(r.task, r.summary) for r in chosen}
+    by_cell = {(r.model, r.task): r for r in chosen}
     frame = pd.DataFrame([{"model": r.model, "task": r.task, "value": primary_value(r, infos[r.task])} for r in chosen])
     tasks = sorted(frame["task"].unique(), key=lambda t: (KNOWLEDGE_ORDER.index(t) if t in KNOWLEDGE_ORDER else 99, t))
     table = frame.pivot_table(index="model", columns="task", values="value", aggfunc="first", dropna=False)
@@ -221,9 +284,12 @@ def knowledge_table(runs: Sequence[Run], lang: str) -> Table | None:
     counted = [t for t in tasks if infos[t].chance is not None]
     rows = []
     for model in order:
-        cells = [fmt(None if pd.isna(table.loc[model].get(t)) else float(table.loc[model].get(t))) for t in tasks]
+        cells = [marked(fmt(None if pd.isna(table.loc[model].get(t)) else float(table.loc[model].get(t))),
+                        by_cell.get((model, t))) for t in tasks]  # fmt: skip
         average, count = averages[model]
-        rows.append([model, *cells, fmt(average), f"{count}/{len(counted)}"])
+        partial = any(by_cell[(model, t)].incomplete for t in counted if (model, t) in by_cell)
+        rows.append([model, *cells, fmt(average) + (INCOMPLETE_MARK if partial and average is not None else ""),
+                     f"{count}/{len(counted)}"])  # fmt: skip
     header = ["Model", *(infos[t].title for t in tasks), "Avg (normalised)", "tasks in avg"]
     chances = ", ".join(f"{infos[t].title} {infos[t].chance:g}" for t in counted)
     note = (f"Percent. Normalised average = mean over tasks of (score − chance) / (100 − chance) × 100 "
@@ -242,6 +308,7 @@ def arena_tables(runs: Sequence[Run], lang: str) -> tuple[list[Table], dict[str,
         groups.setdefault((str(run.extra.get("baseline")), str(run.extra.get("judge"))), []).append(run)
     for number, ((baseline, judge), group) in enumerate(sorted(groups.items()), start=1):
         entries = []
+        runs_by_model = {run.model: run for run in group}
         for run in group:
             score = run.metric("score")
             ci = run.extra.get("ci")
@@ -253,7 +320,7 @@ def arena_tables(runs: Sequence[Run], lang: str) -> tuple[list[Table], dict[str,
         rows = []
         for model, score, ci, tokens in entries:
             interval = MISSING if not ci or score is None else f"({ci[0] - score:+.1f}, {ci[1] - score:+.1f})"
-            row = [model, fmt(score), interval, fmt(tokens, 0)]
+            row = [model, marked(fmt(score), runs_by_model.get(model)), interval, fmt(tokens, 0)]
             if controlled:
                 found = controlled.get(model)
                 row.append(fmt(found["score"]) + f" ({found['length_unit']})" if found else
@@ -280,7 +347,7 @@ def mt_bench_tables(runs: Sequence[Run], lang: str) -> list[Table]:
         groups.setdefault(str(run.extra.get("judge")), []).append(run)
     for judge, group in sorted(groups.items()):
         group = sorted(group, key=lambda r: (_best_first(r.metric("score")), r.model))
-        rows = [[r.model, fmt(r.metric("score"), 2), fmt(r.metric("turn1"), 2), fmt(r.metric("turn2"), 2)]
+        rows = [[r.model, marked(fmt(r.metric("score"), 2), r), fmt(r.metric("turn1"), 2), fmt(r.metric("turn2"), 2)]
                 for r in group]
         tables.append(Table(f"MT-Bench ({lang}) — judge {judge}", ["Model", "Score", "Turn 1", "Turn 2"], rows,
                             "Ratings 1–10; Score pools both turns' ratings (FastChat's average)."))
@@ -295,7 +362,17 @@ def mt_bench_tables(runs: Sequence[Run], lang: str) -> list[Table]:
     return tables
 
 
+def lc_formula(run: Run) -> str:
+    """The name of the LC win-rate formula behind an AlpacaEval run (summaries from before the field: by γ)."""
+    named = run.extra.get("lc_formula")
+    if isinstance(named, str) and named:
+        return named
+    return "evalkit_joint_difficulty" if run.extra.get("gamma") == "joint" else "length_controlled_minimal"
+
+
 def alpaca_eval_tables(runs: Sequence[Run], lang: str) -> list[Table]:
+    from evalkit.alpaca_eval import LC_FORMULAS  # noqa: PLC0415 - the judged flow; loaded with the plugin anyway
+
     chosen = [r for r in runs if r.lang == lang and r.task == "alpaca_eval"]
     groups: dict[tuple[str, str], list[tuple[Run, Mapping[str, Any]]]] = {}
     for run in chosen:
@@ -304,12 +381,14 @@ def alpaca_eval_tables(runs: Sequence[Run], lang: str) -> list[Table]:
     tables = []
     for (judge, reference), group in sorted(groups.items()):
         group.sort(key=lambda e: (_best_first(finite_number(e[1].get("lc_win_rate"))), e[0].model))
-        rows = [[run.model, fmt(finite_number(n.get("lc_win_rate"))), fmt(finite_number(n.get("win_rate"))),
-                 fmt(run.metric("avg_symbols"), 0)] for run, n in group]  # fmt: skip
-        gamma = sorted({str(run.extra.get("gamma")) for run, _ in group})
+        rows = [[run.model, marked(fmt(finite_number(n.get("lc_win_rate"))), run),
+                 fmt(finite_number(n.get("win_rate"))), fmt(run.metric("avg_symbols"), 0),
+                 str(n.get("lc_formula") or lc_formula(run))] for run, n in group]  # fmt: skip
+        formulas = sorted({row[-1] for row in rows})
+        described = "; ".join(f"{name} = {LC_FORMULAS.get(name, 'unknown formula')}" for name in formulas)
         tables.append(Table(f"AlpacaEval ({lang}) — reference {reference}, judge {judge}",
-                            ["Model", "LC win-rate", "win-rate", "Avg symbols"], rows,
-                            f"Percent; length-controlled GLM, instruction difficulty: {', '.join(gamma)}."))
+                            ["Model", "LC win-rate", "win-rate", "Avg symbols", "LC formula"], rows,
+                            f"Percent. LC win-rate formula: {described}."))
     return tables
 
 
@@ -328,7 +407,7 @@ def rag_table(runs: Sequence[Run], lang: str) -> Table | None:
                 raw = finite_number(entry.get("value") if isinstance(entry, dict) else None)
                 return None if raw is None else raw * scale
 
-            rows.append([run.model, domain, fmt(value("accuracy", 100)), fmt(value("rouge_l", 100)),
+            rows.append([run.model, domain, marked(fmt(value("accuracy", 100)), run), fmt(value("rouge_l", 100)),
                          fmt(value("index_diff", 1), 2), str(values.get("n", MISSING))])  # fmt: skip
     return Table(f"Grounded RAG ({lang})", ["Model", "Domain", "Accuracy", "ROUGE-L", "Index diff", "n"], rows,
                  "Accuracy (judged) and ROUGE-L F1 in percent; index difference = mean |predicted Δ gold| ids "
@@ -342,6 +421,7 @@ def language_table(runs: Sequence[Run], lang: str) -> Table | None:
         return None
     tasks = sorted({r.task for r in chosen})
     by_key = {(r.model, r.task): r.extra["language"] for r in chosen}
+    by_run = {(r.model, r.task): r for r in chosen}
     rows = []
     for model in sorted({r.model for r in chosen}):
         cells = [model]
@@ -351,7 +431,7 @@ def language_table(runs: Sequence[Run], lang: str) -> Table | None:
                 cells.append(MISSING)
                 continue
             wrong = f" ({found['top_wrong']} {100 * found['top_wrong_share']:.0f}%)" if found.get("top_wrong") else ""
-            cells.append(f"{100 * found['in_language']:.0f}{wrong}")
+            cells.append(marked(f"{100 * found['in_language']:.0f}", by_run.get((model, task))) + wrong)
         rows.append(cells)
     return Table(f"Language fidelity ({lang}): in-language %", ["Model", *tasks], rows,
                  "Share of replies written in the run's language (py3langid on the reply's prose; replies too short "
@@ -370,8 +450,12 @@ def _version_label(summary: Mapping[str, Any]) -> str:
 
 
 def footnotes(runs: Sequence[Run]) -> list[str]:
-    """Judges, baselines / references, datasets, n, dates and versions behind the tables."""
+    """Incomplete runs, judges, baselines / references, datasets, n, dates and versions behind the tables."""
     notes = []
+    for run in sorted((r for r in runs if r.incomplete), key=lambda r: (r.model, r.task, r.lang)):
+        notes.append(f"{INCOMPLETE_MARK} incomplete run {run.model} {run.task}/{run.lang}: {run.failure()}. Its "
+                     "numbers are over the answered items only (a failed item is not scored as a wrong answer); "
+                     "run the same command again to retry the failed items.")
     judges = sorted({str(r.extra["judge"]) for r in runs if r.extra.get("judge")})
     if judges:
         notes.append(f"Judges: {', '.join(judges)}.")
@@ -441,7 +525,9 @@ def build_leaderboard(results_root: Path) -> Leaderboard:
     if len(stepped) >= 2:
         notes.append(f"Checkpoint trend of the {len(stepped)} runs made with --step: trend.md and trend_<lang>.png "
                      "(`evalkit trend`).")
-    return Leaderboard(langs, tables, notes, long_rows(runs), charts, warnings, stepped)
+    incomplete = [{"model": r.model, "task": r.task, "lang": r.lang, "n": r.summary.get("n"), "n_errors": r.n_errors,
+                   "errors": r.errors} for r in runs if r.incomplete]  # fmt: skip
+    return Leaderboard(langs, tables, notes, long_rows(runs), charts, warnings, stepped, incomplete)
 
 
 # -- output ---------------------------------------------------------------------------------------------------
@@ -492,14 +578,15 @@ def write_leaderboard(results_root: Path, output_dir: Path | None = None) -> lis
     frame = pd.DataFrame(board.rows)
     atomic_write_text(out / "leaderboard.csv", frame.to_csv(index=False, lineterminator="\n", float_format="%.6g"))
     atomic_write_text(out / "leaderboard.json", json.dumps(
-        {"langs": board.langs, "rows": _json_safe(board.rows), "footnotes": board.footnotes},
+        {"langs": board.langs, "rows": _json_safe(board.rows), "footnotes": board.footnotes,
+         "incomplete": board.incomplete},
         ensure_ascii=False, indent=1, sort_keys=True) + "\n")  # fmt: skip
     atomic_write_text(out / "leaderboard.md", render_markdown(board))
     written += [out / "leaderboard.csv", out / "leaderboard.json", out / "leaderboard.md"]
     if len(board.checkpoints) >= 2:  # runs made with --step: the checkpoint trend beside the tables
         from evalkit.trend import write_trend  # noqa: PLC0415 - trend builds on this module
 
-        written += write_trend(board.checkpoints, out)
+        written += write_trend(board.checkpoints, out, allow_errors=True)  # marked ⚠ there, as here
     for warning in board.warnings:
         print(f"evalkit leaderboard: warning: {warning}", file=sys.stderr)
     return written
@@ -515,11 +602,28 @@ def _json_safe(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def command_leaderboard(results: Path, output: Path | None, show: bool = False) -> int:
-    """`evalkit leaderboard`: write the files and say where they are (`--print`: and show the markdown)."""
+    """`evalkit leaderboard`: write the files and say where they are (`--print`: and show the markdown).
+
+    A reader that stops early (`evalkit leaderboard --print | head -1`) is not an error: the files are written
+    before anything is printed, so the rest of the output is dropped quietly."""
     written = write_leaderboard(results, output)
-    if show:
-        markdown = next(p for p in written if p.name == "leaderboard.md")
-        print(markdown.read_text(encoding="utf-8"))
-    for path in written:
-        print(path)
+    try:
+        if show:
+            markdown = next(p for p in written if p.name == "leaderboard.md")
+            print(markdown.read_text(encoding="utf-8"))
+        for path in written:
+            print(path)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
     return 0
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what is still buffered does not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stdout without a file descriptor (captured in tests)
+        pass

@@ -8,7 +8,8 @@ judge too small to measure anything.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 
 from evalkit.stats import minimum_detectable_drop
 from evalkit.types import RunSummary
@@ -38,6 +39,10 @@ def detectable(summary: RunSummary) -> str:
     power 0.8; two independent runs, so SE × √2 — a paired gate on the same items does at least as well)."""
     if not summary.metrics:
         return "—"
+    from evalkit.gate import MIN_UNITS  # noqa: PLC0415 - the gate pulls in the leaderboard (pandas)
+
+    if summary.n - summary.n_errors < MIN_UNITS:  # as the gate says: no standard error from one or two items
+        return "too small"
     name, metric = next(iter(summary.metrics.items()))
     if metric.stderr is None or not math.isfinite(metric.stderr) or metric.stderr == 0:
         return "—"
@@ -48,18 +53,47 @@ def detectable(summary: RunSummary) -> str:
     return f"{minimum_detectable_drop(math.sqrt(2) * metric.stderr * points, 0.05):.0f} pts"
 
 
+def errors_of(summary: RunSummary) -> dict[str, int]:
+    """Each distinct error -> count (summary.errors; {} for a summary object from before the field)."""
+    found = getattr(summary, "errors", None)
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
+def failed_items(summaries: Sequence[RunSummary]) -> list[str]:
+    """The loud part of a recap: one line per task/language with failed items — how many, its share, and its most
+    frequent error (the run's closing error list has every distinct error in full)."""
+    lines = []
+    for summary in summaries:
+        if not summary.n_errors:
+            continue
+        share = 100 * summary.n_errors / summary.n if summary.n else 100.0
+        errors = sorted(errors_of(summary).items(), key=lambda item: -item[1])
+        most = ""
+        if errors:
+            text = " ".join(errors[0][0].split())
+            most = f"; most frequent ({errors[0][1]}×): {text if len(text) <= 100 else text[:99] + '…'}"
+            most += f" (+{len(errors) - 1} other)" if len(errors) > 1 else ""
+        lines.append(f"ERRORS {summary.task}/{summary.lang}: {summary.n_errors} of {summary.n} items failed "
+                     f"({share:.0f}%), not scored: its numbers are over the {max(0, summary.n - summary.n_errors)} "
+                     f"answered items{most}")  # fmt: skip
+    return lines
+
+
 def recap_lines(summaries: Sequence[RunSummary], results: str, wall_s: float) -> list[str]:
-    """The closing table of a run and its notes."""
+    """The closing table of a run and its notes. `results` is the run's folder, <output>/<model>."""
     minutes, seconds = divmod(int(round(wall_s)), 60)
     lines = [f"finished in {minutes} min {seconds:02d} s; results in {results}", ""]
     width = max([len(f"{s.task}/{s.lang}") for s in summaries] + [10])
     lines.append(f"{'task/lang':<{width}}  {'items':>5}  {'errors':>6}  {'seconds':>7}  {'in-lang':>7}  "
                  f"{'gate sees':>9}  headline")  # fmt: skip
     for summary in summaries:
-        lines.append(f"{summary.task + '/' + summary.lang:<{width}}  {summary.n:>5}  {summary.n_errors:>6}  "
+        errors = f"{summary.n_errors} !" if summary.n_errors else "0"
+        shown = headline(summary) + ("  ⚠ INCOMPLETE" if summary.n_errors else "")
+        lines.append(f"{summary.task + '/' + summary.lang:<{width}}  {summary.n:>5}  {errors:>6}  "
                      f"{summary.duration_s:>7.1f}  {in_language(summary):>7}  {detectable(summary):>9}  "
-                     f"{headline(summary)}")  # fmt: skip
-    lines += [""] + caveats(summaries) + next_steps(summaries)
+                     f"{shown}")  # fmt: skip
+    failed = failed_items(summaries)
+    lines += [""] + (failed + [""] if failed else []) + caveats(summaries) + next_steps(summaries, results)
     return lines
 
 
@@ -80,13 +114,18 @@ def caveats(summaries: Sequence[RunSummary]) -> list[str]:
     return notes
 
 
-def next_steps(summaries: Sequence[RunSummary]) -> list[str]:
-    steps = ["next: make leaderboard          (results/leaderboard.md, .csv, .json and charts)",
+def next_steps(summaries: Sequence[RunSummary], results: str = "results/<model>") -> list[str]:
+    """What to run next, with the paths of this run (`evalkit run --output DIR` puts results under DIR)."""
+    folder = PurePath(results)
+    root = folder.parent
+    default = root == PurePath("results")
+    publish = "make leaderboard         " if default else f"evalkit leaderboard --results {root}"
+    steps = [f"next: {publish}  ({root / 'leaderboard.md'}, .csv, .json and charts)",
              "      make eval MODEL=openai:NAME@http://HOST:PORT/v1 JUDGE=openai:gpt-4o   (a real model and judge)",
              "      make eval-full DATA=full  (the pinned Hugging Face datasets; needs the hub)",
-             "      evalkit gate --baseline results/A --candidate results/B   (a regression gate; evalkit trend "
-             "results/ckpt-* for checkpoints)"]
+             f"      evalkit gate --baseline {root / 'BASELINE'} --candidate {folder}   (a regression gate; "
+             f"evalkit trend {root / 'ckpt-*'} for checkpoints)"]  # fmt: skip
     if any(s.n_errors for s in summaries):
-        steps.append("      errors above: see the `error` field of samples.jsonl / answers.jsonl; "
-                     "running the same command again retries only what failed")
+        steps.append(f"      errors above: each failed item has its `error` in {folder}/<task>/<lang>/samples.jsonl "
+                     "(answers.jsonl for judged runs); running the same command again retries only what failed")
     return steps

@@ -14,11 +14,30 @@ from typing import Any
 import orjson
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS lets us (/proc on Linux): os.umask can only be
+    read by setting it, and another thread creating a file in between would get the temporary value."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + rename, so readers never see a half-written file."""
+    """Write via a temp file in the same folder + rename, so readers never see a half-written file.
+
+    The file gets the mode a plain open() would give it (0o666 less the umask: 0644 by default); mkstemp alone
+    makes it 0600, so a results folder shared with a team or served by a web server would be unreadable."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()

@@ -16,8 +16,9 @@ from typing import Any
 
 from evalkit import __version__
 from evalkit.backends.base import Backend
-from evalkit.judging import Judge
+from evalkit.judging import Judge, JudgeInfo
 from evalkit.language import UNDETERMINED, detect_language, fidelity, in_language_metric, mismatched
+from evalkit.provenance import error_counts, library_versions
 from evalkit.records import git_sha, run_dir, write_json, write_jsonl
 from evalkit.stats import mean_stderr
 from evalkit.task import Task
@@ -48,6 +49,7 @@ class RunSettings:
     samples_per_item: int = 1  # --samples N: N completions per item (replicas), for pass@k
     max_tokens_cap: int | None = None  # --max-tokens-cap N: no task generates more (the demo slice)
     step: float | None = None  # --step N: the training step of this checkpoint (extra.step, for `evalkit trend`)
+    command: tuple[str, ...] = ()  # the command line that started the run, for summary.json
 
 
 def with_system_prompt(messages: Sequence[Message], system_prompt: str | None) -> tuple[Message, ...]:
@@ -118,12 +120,44 @@ def prepare_run(task: Task, lang: str, settings: RunSettings) -> PreparedRun:
     return PreparedRun(task, lang, samples, fewshot, requests, config, data_info)
 
 
-def item_scores(task: Task, records: Sequence[SampleRecord]) -> list[tuple[SampleRecord, dict[str, float]]]:
-    """Group records by item (replicas together) and let the task turn each group into item metrics."""
+def needs_judge(task: Task) -> bool:
+    """Whether a judge decides any of the task's numbers (judged metrics, or a judged benchmark)."""
+    return task.kind == "judged" or bool(task.judged_metrics)
+
+
+def run_config(prepared: PreparedRun, settings: RunSettings, judge: JudgeInfo | None,
+               references: Sequence[str] = ()) -> dict[str, Any]:  # fmt: skip
+    """Everything that decides a run's numbers, as summary.json's `config`: a rerun under the same name with
+    another config is refused (--overwrite replaces it); with the same config it resumes."""
+    task = prepared.task
+    judged = needs_judge(task) and judge is not None
+    return {
+        "model": settings.model, "task_version": task.version, "data": dict(prepared.data_info),
+        "generation_config": prepared.config.to_dict(), "system_prompt": settings.system_prompt,
+        "chat_template": settings.chat_template, "samples_per_item": settings.samples_per_item,
+        "task_options": dict(task.option_values),
+        **({"judge": judge.model, "judge_mode": judge.mode, "judge_max_tokens": judge.max_tokens}
+           if judged and judge is not None else {}),
+        **({"references": list(references)} if task.kind == "judged" else {}),
+    }  # fmt: skip
+
+
+def item_groups(records: Sequence[SampleRecord]) -> list[list[SampleRecord]]:
+    """Records grouped by item (an item's replicas together), in first-seen order."""
     groups: dict[str, list[SampleRecord]] = {}
     for record in records:
         groups.setdefault(record.id, []).append(record)
-    return [(group[0], task.item_metrics([r.scores for r in group])) for group in groups.values()]
+    return list(groups.values())
+
+
+def item_scores(task: Task, records: Sequence[SampleRecord]) -> list[tuple[SampleRecord, dict[str, float]]]:
+    """Every answered item's metrics (the task turns its replicas' scores into them).
+
+    An item with a failed request or a crashed scorer is not a wrong answer: it has no score and is left
+    out here; it is counted in n_errors and named in summary.json's errors.
+    """
+    return [(group[0], task.item_metrics([r.scores for r in group]))
+            for group in item_groups(records) if all(r.error is None for r in group)]  # fmt: skip
 
 
 def aggregate(per_item: Sequence[tuple[SampleRecord, Mapping[str, float]]]) -> dict[str, MetricValue]:
@@ -166,6 +200,19 @@ def score_all(task: Task, samples: Sequence[Sample], steps: Sequence[Sequence[Co
     for index in answered:
         results[index] = score_one(task, samples[index], [c.text for c in steps[index]], lang)
     return results
+
+
+def reread_truncated(task: Task, samples: Sequence[Sample], steps: Sequence[Sequence[Completion]], lang: str,
+                     scored: list[tuple[Score, str | None]]) -> None:  # fmt: skip
+    """Let the task re-read every answered item whose last reply the server cut at the token limit: only an
+    answer committed before the cut counts (Task.score_truncated)."""
+    for index, (sample, answers) in enumerate(zip(samples, steps, strict=True)):
+        score, error = scored[index]
+        if error is None and answers[-1].finish_reason == "length":
+            try:
+                scored[index] = (task.score_truncated(sample, score, lang), None)
+            except Exception as exc:  # noqa: BLE001 - one bad item must not sink the run; the error is recorded
+                scored[index] = (zero_score(task), f"scoring failed: {type(exc).__name__}: {exc}")
 
 
 def first_error(steps: Sequence[Completion]) -> str | None:
@@ -251,17 +298,20 @@ def reply_counts(completions: Sequence[Completion]) -> dict[str, int]:
     }
 
 
-def flow_summary(prepared: PreparedRun, backend: Backend, model: str, *, metrics: Mapping[str, MetricValue], n: int,
-                 n_errors: int, completions: Sequence[Completion], started_at: datetime, clock: float,
-                 extra: Mapping[str, Any], breakdown: Mapping[str, Any] | None = None) -> RunSummary:  # fmt: skip
+def flow_summary(prepared: PreparedRun, backend: Backend, settings: RunSettings, *,
+                 metrics: Mapping[str, MetricValue], n: int, n_errors: int, errors: Mapping[str, int],
+                 completions: Sequence[Completion], started_at: datetime, clock: float, extra: Mapping[str, Any],
+                 breakdown: Mapping[str, Any] | None = None, config: Mapping[str, Any]) -> RunSummary:  # fmt: skip
     """The summary.json of a judged flow (arena, MT-Bench, AlpacaEval): the run's facts plus the flow's numbers."""
     return RunSummary(
-        task=prepared.task.name, task_version=prepared.task.version, lang=prepared.lang, model=model,
+        task=prepared.task.name, task_version=prepared.task.version, lang=prepared.lang, model=settings.model,
         backend=backend.identity, metrics=metrics, n=n, n_errors=n_errors, data=prepared.data_info,
-        generation_config=prepared.config, system_prompt=None, chat_template=None, usage=total_usage(completions),
-        evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
-        finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,
-        extra={**reply_counts(completions), **extra}, breakdown=breakdown or {},
+        generation_config=prepared.config, system_prompt=settings.system_prompt, chat_template=settings.chat_template,
+        usage=total_usage(completions), evalkit_version=__version__, git_sha=git_sha(),
+        started_at=started_at.isoformat(), finished_at=datetime.now(timezone.utc).isoformat(),
+        duration_s=time.monotonic() - clock, extra={**reply_counts(completions), **extra}, breakdown=breakdown or {},
+        errors=errors, n_truncated=sum(c.finish_reason == "length" for c in completions),
+        command=settings.command, versions=library_versions(), config=config,
     )  # fmt: skip
 
 
@@ -279,6 +329,7 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
         backend.description = f"{task.name}/{lang}"
     steps, last_requests = generate_steps(prepared, backend)
     scored = score_all(task, prepared.samples, steps, lang)
+    reread_truncated(task, prepared.samples, steps, lang, scored)
     if judge is not None and task.judged_metrics:
         judge_all(prepared, steps, scored, judge)
 
@@ -294,6 +345,8 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
         extracted, values = {**score.extracted, "language": found}, score.values
         if mismatch == "zero" and mismatched(lang, found):  # scores as a failed reply; extracted says why
             extracted, values = {**extracted, "language_mismatch": found}, task.failed_values()
+        if error is not None:
+            values = {}  # a failed item has no score: it is an error, not a wrong answer
         records.append(
             SampleRecord(
                 id=sample.id, task=task.name, lang=lang, messages=request.messages, target=sample.target,
@@ -310,9 +363,13 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
     usage = Usage(
         sum(r.usage.prompt_tokens for r in records), sum(r.usage.completion_tokens for r in records)
     )
+    groups = item_groups(records)
     summary = RunSummary(
         task=task.name, task_version=task.version, lang=lang, model=settings.model, backend=backend.identity,
-        metrics=metrics, n=len(per_item), n_errors=sum(r.error is not None for r in records), data=prepared.data_info,
+        metrics=metrics, n=len(groups), n_errors=sum(any(r.error is not None for r in g) for g in groups),
+        errors=error_counts(r.error for r in records), n_truncated=sum(r.finish_reason == "length" for r in records),
+        command=settings.command, versions=library_versions(), data=prepared.data_info,
+        config=run_config(prepared, settings, judge.info if judge is not None else None),
         generation_config=prepared.config, system_prompt=settings.system_prompt, chat_template=settings.chat_template,
         usage=usage, evalkit_version=__version__, git_sha=git_sha(), started_at=started_at.isoformat(),
         finished_at=datetime.now(timezone.utc).isoformat(), duration_s=time.monotonic() - clock,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from evalkit.backends import BackendOptions, build_backend
+from evalkit.backends import BackendError, BackendOptions, build_backend
 from evalkit.backends.wrappers import CachedBackend, ProgressBackend
 from evalkit.cache import ResponseCache
 from evalkit.judged import JudgedSettings, run_judged
@@ -34,6 +34,14 @@ class JudgeSettings:
     mode: str = "auto"  # text | choice | auto (choice for an embedded judge, text otherwise)
     references: tuple[str, ...] = ()  # --reference (empty: each benchmark's default)
     reference_answers: Mapping[str, Path] = field(default_factory=dict)  # --reference-answers NAME=FILE
+
+    @property
+    def mode_in_force(self) -> str:
+        """The judge mode in force: `auto` is choice for the embedded model (which cannot write a parseable
+        verdict), text (the reference tools' method) for any other judge."""
+        if self.mode != "auto":
+            return self.mode
+        return CHOICE if self.judge is not None and self.judge.kind == "local" else TEXT
 
 
 class Session:
@@ -80,11 +88,17 @@ class Session:
 
     @property
     def judge_mode(self) -> str:
-        """The judge mode in force: `auto` is choice for the embedded model (which cannot write a parseable
-        verdict), text (the reference tools' method) for any other judge."""
-        if self.judging.mode != "auto" or self.judging.judge is None:
-            return self.judging.mode if self.judging.mode != "auto" else TEXT
-        return CHOICE if self.judging.judge.kind == "local" else TEXT
+        return self.judging.mode_in_force
+
+    def open(self, judged: bool) -> None:
+        """Start the model's backend (and the judge's, when a task needs one) before the first request, so an
+        unreachable server or a rejected key stops the run before any work, named as the model's or the judge's."""
+        self.backend(self.model)
+        if judged and self.judging.judge is not None:
+            try:
+                _ = self.judge
+            except BackendError as exc:
+                raise BackendError(f"judge {self.judging.judge}: {exc}") from None
 
     def run(self, prepared: PreparedRun) -> RunSummary | None:
         """Evaluate one task in one language through its flow."""
@@ -112,7 +126,7 @@ def _judged(session: Session, prepared: PreparedRun) -> RunSummary | None:
     settings = session.settings
     sources = AnswerSources(settings.output_root, settings.data, session.judging.reference_answers,
                             serve=session.other_backend)  # fmt: skip
-    judged = JudgedSettings(settings.model, settings.model_slug, sources, session.judging.references, settings.step)
+    judged = JudgedSettings(settings, sources, session.judging.references)
     return run_judged(prepared, session.backend(session.model), session.judge, judged)
 
 

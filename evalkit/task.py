@@ -58,6 +58,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         raw = path.read_bytes()
     except OSError as exc:
         raise TaskDataError(f"{path}: cannot read ({exc.strerror})") from None
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Windows editors write one) is not data
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
@@ -165,6 +166,9 @@ class Task:
     sampling_temperature: ClassVar[float] = 0.8
     #: Settings a user may change with --task-option (name -> TaskOption); read with `self.option(name)`.
     options: ClassVar[Mapping[str, TaskOption]] = {}
+    #: A message role this task sends -> the (option, value) that folds it into roles every chat template knows;
+    #: the plan applies it (and records it) for backends that cannot carry the role.
+    role_fallbacks: ClassVar[Mapping[str, tuple[str, str]]] = {}
     #: Metrics decided by a judge model (--judge); without a judge they are absent from the summary, never 0.
     judged_metrics: ClassVar[tuple[str, ...]] = ()
     #: The metric leaderboards show and the gate compares (default: the first of `metrics`).
@@ -198,6 +202,14 @@ class Task:
         """Score many completions at once (code tasks run them in parallel); by default one by one."""
         return [self.score(s, c, lang) for s, c in zip(samples, completions, strict=True)]
 
+    def score_truncated(self, sample: Sample, score: Score, lang: str) -> Score:
+        """Re-read an item whose last reply was cut by the token limit (finish_reason "length").
+
+        The runner calls it after scoring; by default the score stands. Tasks that read a final answer
+        keep only an answer committed before the cut and otherwise score the reply as no answer.
+        """
+        return score
+
     def item_metrics(self, scores: Sequence[Mapping[str, float]]) -> dict[str, float]:
         """One item's metrics from its replicas' scores (several with --samples N); by default their mean.
 
@@ -223,6 +235,10 @@ class Task:
     def follow_up(self, sample: Sample, lang: str, step: int) -> FollowUp | None:
         """Step `step` (1, 2, ...) after the first answer, or None when the item is done (the default)."""
         return None
+
+    def steps_per_item(self, sample: Sample) -> int:
+        """How many requests one item makes (its first step and every follow-up), for the plan's count."""
+        return 1
 
     def score_steps(self, sample: Sample, answers: Sequence[str], lang: str) -> Score:
         """Score a multi-step item from every step's answer; by default only the last one counts."""

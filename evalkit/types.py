@@ -238,7 +238,25 @@ class RunSummary:
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: metadata key -> value -> {"n": count, metric: {"value", "stderr"}}
     breakdown: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    #: Each distinct error of a failed item (after retries) -> how many items it hit.
+    errors: Mapping[str, int] = field(default_factory=dict)
+    #: Replies the server cut at the token limit (finish_reason "length").
+    n_truncated: int = 0
+    #: How the run was started (the command line) and the versions of evalkit and the backend's libraries.
+    command: tuple[str, ...] = ()
+    versions: Mapping[str, str] = field(default_factory=dict)
+    #: What decides the numbers (evalkit.runner.run_config): compared when a run is started again under its name.
+    config: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def status(self) -> str:
+        """`complete` when every item was answered (metrics are over answered items only), else `incomplete`."""
+        return "complete" if self.n_errors == 0 else "incomplete"
+
+    @property
+    def error_rate(self) -> float:
+        return self.n_errors / self.n if self.n else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -250,8 +268,12 @@ class RunSummary:
             "backend": self.backend,
             "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
             "breakdown": {key: dict(groups) for key, groups in self.breakdown.items()},
+            "status": self.status,
             "n": self.n,
             "n_errors": self.n_errors,
+            "error_rate": round(self.error_rate, 6),
+            "errors": dict(self.errors),
+            "n_truncated": self.n_truncated,
             "data": dict(self.data),
             "generation_config": self.generation_config.to_dict(),
             "system_prompt": self.system_prompt,
@@ -262,5 +284,8 @@ class RunSummary:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_s": round(self.duration_s, 3),
+            "config": dict(self.config),
+            "command": list(self.command),
+            "versions": dict(self.versions),
             "extra": dict(self.extra),
         }

@@ -120,26 +120,108 @@ def annotation(instruction, output_1, output_2, preference, model="model-x", bas
             "generator_2": model, "preference": preference, "annotator": "weighted_alpaca_eval_gpt4_turbo"}
 
 
+def alpaca_eval_layout(tmp_path, rows, model_folder="model-x-run"):
+    """alpaca_eval's results layout: <model folder>/<annotator>/annotations.json."""
+    folder = tmp_path / model_folder / "weighted_alpaca_eval_gpt4_turbo"
+    folder.mkdir(parents=True)
+    path = folder / "annotations.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    return path
+
+
+def varied_rows(n=60, seed=7, model="model-x"):
+    rng = np.random.default_rng(seed)
+    return [annotation(f"q{i}", "x" * 500, "y" * int(rng.integers(300, 800)), float(1 + rng.beta(4, 2)), model=model)
+            for i in range(n)]  # fmt: skip
+
+
 def test_scores_alpaca_eval_annotations(tmp_path):
     rng = np.random.default_rng(7)
-    rows = [annotation(f"q{i}", "x" * 500, "y" * 500, float(1 + rng.beta(4, 2))) for i in range(60)]
-    rows += [annotation(f"q{i}", "x" * 500, "x" * 500, 1.5, model="gpt-4o") for i in range(60)]
+    rows = varied_rows()
+    rows += [annotation(f"q{i}", "x" * 500, "x" * 500, 1.5 if i % 3 else 1.0, model="gpt-4o") for i in range(60)]
     rows[3]["preference"] = None  # an annotation the judge could not make
-    path = tmp_path / "annotations.json"
-    path.write_text(json.dumps(rows), encoding="utf-8")
+    path = alpaca_eval_layout(tmp_path, rows)
     table = {e["model"]: e for e in score_annotations(path)}
-    model = table["model-x"]
-    assert model["n_total"] == 59
-    assert model["lc_win_rate"] == pytest.approx(model["win_rate"], abs=0.05)  # equal lengths
-    assert model["formula"] == "length_controlled_minimal" and model["avg_length"] == 500
-    assert table["gpt-4o"]["lc_win_rate"] == 50.0
+    # The model's row is named by its folder (alpaca_eval's layout), not by generator_2 inside the file.
+    model = table["model-x-run"]
+    assert model["generator"] == "model-x" and model["reference"] == "gpt-4o"
+    assert model["n_total"] == 59 and 0 < model["lc_win_rate"] < 100
+    assert model["formula"] == "length_controlled_minimal" and "not the published LC" in model["formula_note"]
+    # The baseline against itself: 50 by construction, and its counts like every other row.
+    baseline = table["gpt-4o"]
+    assert baseline["lc_win_rate"] == 50.0
+    assert (baseline["n_wins"], baseline["n_wins_base"], baseline["n_draws"], baseline["n_total"]) == (0, 20, 40, 60)
 
     difficulty = tmp_path / "instruction_difficulty.csv"
     difficulty.write_text("index,instruction_difficulty\n" + "".join(f"{i},{rng.normal():.4f}\n" for i in range(60)))
     cli = subprocess.run([sys.executable, "-m", "evalkit", "alpaca-eval", "score", "--annotations", str(path),
                           "--difficulty", str(difficulty), "--json"], capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
-    assert json.loads(cli.stdout)[0]["formula"] == "length_controlled_noreg"
+    first = json.loads(cli.stdout)[0]
+    assert first["formula"] == "length_controlled_noreg" and "n_draws" in first and "formula_note" in first
+
+
+def test_the_table_names_the_lc_formula_and_how_to_get_the_published_one(tmp_path):
+    path = alpaca_eval_layout(tmp_path, varied_rows())
+    cli = subprocess.run([sys.executable, "-m", "evalkit", "alpaca-eval", "score", "--annotations", str(path)],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    head = cli.stdout.splitlines()
+    assert head[0].startswith("LC formula: length_controlled_minimal = length only")
+    assert "--gamed df_gamed.csv" in head[1]
+    row = next(line for line in head if line.startswith("model-x-run"))
+    assert row.split()[-1] == "gpt-4o"
+
+
+def test_the_model_row_is_named_by_name_then_file_then_generator_2(tmp_path):
+    rows = varied_rows(30, model="example")  # alpaca_eval's NullModel writes generator "example"
+    in_layout = alpaca_eval_layout(tmp_path, rows, model_folder="NullModel")
+    assert [e["model"] for e in score_annotations(in_layout)] == ["NullModel"]
+    assert [e["model"] for e in score_annotations(in_layout, name="my-run")] == ["my-run"]
+    loose = tmp_path / "checkpoint-7.json"
+    loose.write_text(json.dumps(rows), encoding="utf-8")
+    assert [e["model"] for e in score_annotations(loose)] == ["checkpoint-7"]
+    # Several models in one file: generator_2 is all there is to tell them apart; --name cannot apply.
+    several = tmp_path / "all.json"
+    several.write_text(json.dumps(rows + varied_rows(30, seed=8, model="other")), encoding="utf-8")
+    assert sorted(e["model"] for e in score_annotations(several)) == ["example", "other"]
+    with pytest.raises(TaskDataError, match="--name names one model, but the file holds 2"):
+        score_annotations(several, name="x")
+
+
+def test_outputs_exactly_as_long_as_the_baseline_are_an_error_as_in_alpaca_eval(tmp_path):
+    from evalkit.alpaca_eval import EqualLengths
+
+    rows = [annotation(f"q{i}", "x" * 500, "y" * 500, 1.2 + (i % 5) * 0.15, model="copy") for i in range(40)]
+    path = alpaca_eval_layout(tmp_path, rows, model_folder="copy-of-gpt-4o")
+    with pytest.raises(EqualLengths, match="copy-of-gpt-4o against gpt-4o: .* exactly as long"):
+        score_annotations(path)
+    cli = subprocess.run([sys.executable, "-m", "evalkit", "alpaca-eval", "score", "--annotations", str(path)],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert cli.returncode == 2 and "exactly as long" in cli.stderr and len(cli.stderr.strip().splitlines()) == 1
+
+
+def test_a_run_with_equal_lengths_keeps_its_win_rate_and_names_why_lc_is_missing(tmp_path):
+    """In a finished run the LC is left out (with the reason), not invented; the raw win-rate and counts stay."""
+    from types import SimpleNamespace
+
+    from evalkit.alpaca_eval import per_reference_outcome
+    from evalkit.types import Completion
+
+    ids = [f"q{i}" for i in range(6)]
+    answers = {q: [Completion(text="a" * 40, finish_reason="stop")] for q in ids}
+    reference = SimpleNamespace(answers={q: ["b" * 40] for q in ids}, source="bundled")
+    run = SimpleNamespace(output_root=tmp_path, prepared=SimpleNamespace(task=SimpleNamespace(name="alpaca_eval")),
+                          lang="ru", judge=SimpleNamespace(model="judge-x"), references={"gpt-4o": reference},
+                          model="m")  # fmt: skip
+    records = [{"question_id": q, "reference": "gpt-4o", "preference": 2.0 if i % 2 else 1.0}
+               for i, q in enumerate(ids)]
+    outcome = per_reference_outcome(run, records, answers)
+    numbers = outcome.extra["per_reference"]["gpt-4o"]
+    assert numbers["lc_win_rate"] is None and "exactly as long" in numbers["lc_undefined"]
+    assert numbers["win_rate"] == 50.0 and numbers["n_wins"] == 3 and numbers["n_draws"] == 0
+    assert "lc_win_rate" not in outcome.metrics and outcome.metrics["win_rate"].value == 50.0
+    assert outcome.extra["lc_formula"] == numbers["lc_formula"] == "length_controlled_minimal"
 
 
 def test_bad_annotations_name_the_row(tmp_path):

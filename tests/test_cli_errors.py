@@ -25,7 +25,8 @@ def closed_port() -> int:
     ("argv", "fragment"),
     [
         (["--tasks", "gsm9k"], "unknown task 'gsm9k'; available: gsm8k, mmlu_pro, math, mbpp, humaneval"),
-        (["--tasks", "gsm8k", "--langs", "ru,xx"], "unknown language 'xx'"),
+        (["--tasks", "gsm8k", "--langs", "ru,xx"], "no such task/language: gsm8k/xx (it has ru, pl, uk, cs)"),
+        (["--langs", "ru,xx"], "--langs: no selected task has xx"),
         (["--model", "gpt-4o"], "bad model string 'gpt-4o'"),
         (["--data", "/nonexistent/file.jsonl", "--tasks", "gsm8k"], "or an existing file"),
         (["--chat-template", "nosuch"], "no such file"),

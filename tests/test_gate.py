@@ -252,3 +252,140 @@ def test_a_run_from_before_the_common_task_options_compares_with_one_that_record
     path.write_text(json.dumps(summary), encoding="utf-8")
     with pytest.raises(GateMisuse, match="different task options"):
         run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
+
+
+def make_incomplete(root, failed, errors, task="gsm8k", lang="ru"):
+    """Mark `failed` items of a run as failed after retries (no score, an error), as the runner writes them."""
+    folder = root / task / lang
+    rows = [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        if row["id"] in failed:
+            row.update(scores={}, error=errors[0])
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary.update(status="incomplete", n_errors=len(failed), error_rate=len(failed) / summary["n"],
+                   errors={text: len(failed) if i == 0 else 1 for i, text in enumerate(errors)})  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return root
+
+
+def test_an_incomplete_run_is_refused_in_one_line_unless_errors_are_allowed(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    scores = (rng.random(200) < 0.6).astype(float)
+    base = write_run(tmp_path, "release", scores)
+    cand = make_incomplete(write_run(tmp_path, "candidate", scores), {f"item{i}" for i in range(4)},
+                           ["HTTP 503: Service Unavailable"])  # fmt: skip
+    with pytest.raises(GateMisuse, match=r"gsm8k/ru: candidate candidate: 4 of 200 items failed; first error: HTTP"):
+        run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1 and "--allow-errors" in captured.err
+    # Allowed: gated over the answered items (the 4 failed ones are not zeros), the errors named in the report.
+    report = tmp_path / "gate.md"
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-errors", "--report",
+                 str(report)]) == 0  # fmt: skip
+    [result] = run_gate(base, cand, None, 1.0, 0.05, 1000, 0, allow_errors=True)
+    assert result.n == 196 and result.delta == 0 and result.errors.startswith("candidate candidate: 4 of 200")
+    text = report.read_text(encoding="utf-8")
+    assert "⚠ Incomplete runs, gated with --allow-errors" in text
+    assert "- gsm8k/ru: candidate candidate: 4 of 200 items failed; first error: HTTP 503: Service Unavailable" in text
+
+
+def test_a_regression_on_an_incomplete_run_names_its_errors(tmp_path):
+    rng = np.random.default_rng(6)
+    baseline = (rng.random(500) < 0.6).astype(float)
+    candidate = baseline.copy()
+    candidate[np.flatnonzero(baseline == 1)[:60]] = 0.0  # 12 points lost
+    base = write_run(tmp_path, "release", baseline)
+    cand = make_incomplete(write_run(tmp_path, "candidate", candidate), {"item499", "item498"},
+                           ["HTTP 400: maximum context length is 2048 tokens", "timeout"])  # fmt: skip
+    report = tmp_path / "gate.md"
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-errors", "--report",
+                 str(report)]) == 1  # fmt: skip
+    text = report.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| gsm8k |"))
+    assert "**REGRESSION** ⚠" in row
+    assert "2 of 500 items failed; first error: HTTP 400: maximum context length is 2048 tokens (+1 other" in text
+    assert "Result: FAIL (1 of 1 regressed; 1 of them on incomplete runs;" in text
+
+
+def test_a_candidate_whose_every_item_failed_is_not_a_regression(tmp_path, capsys):
+    base = write_run(tmp_path, "release", np.ones(12))
+    cand = make_incomplete(write_run(tmp_path, "candidate", np.ones(12)), {f"item{i}" for i in range(12)},
+                           ["HTTP 503: Service Unavailable"])  # fmt: skip
+    path = cand / "gsm8k" / "ru" / "summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary["metrics"] = {}  # metrics are over answered items: none
+    path.write_text(json.dumps(summary), encoding="utf-8")
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
+    assert "gsm8k/ru: candidate candidate: 12 of 12 items failed" in capsys.readouterr().err
+    [result] = run_gate(base, cand, None, 1.0, 0.05, 1000, 0, allow_errors=True)
+    assert not result.regression and result.verdict == "too small to gate" and result.n == 0
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_or_two_items_are_too_small_to_gate_never_a_pass(tmp_path, n):
+    base = write_run(tmp_path, "a", [1.0] * n)
+    cand = write_run(tmp_path, "b", [1.0] * n)
+    [result] = run_gate(base, cand, None, 1.0, 0.05, 1000, 0)
+    assert result.too_small and not result.regression and result.se is None and result.min_detectable is None
+    report = tmp_path / "gate.md"
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--report", str(report)]) == 0
+    text = report.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| gsm8k |"))
+    assert row.endswith("| — | — | too small to gate |") and "| pass |" not in text and "0.00 | 0.0" not in row
+    assert f"Too small to gate a 1-point drop (minimum detectable drop in points): gsm8k/ru (n = {n})" in text
+    # A single lost item is no regression either: one item cannot carry significance.
+    worse = write_run(tmp_path, "c", [0.0] * n)
+    assert not run_gate(base, worse, None, 1.0, 0.05, 1000, 0)[0].regression
+
+
+def test_too_small_whenever_the_detectable_drop_exceeds_the_margin(tmp_path):
+    # 40 identical pass/fail items: SE 0, but McNemar needs 5 lost items (12.5 points) to say anything.
+    base = write_run(tmp_path, "a", [1.0, 0.0] * 20)
+    [same] = run_gate(base, write_run(tmp_path, "b", [1.0, 0.0] * 20), None, 1.0, 0.05, 1000, 0)
+    assert same.se == 0 and same.min_detectable == pytest.approx(12.5) and same.too_small
+    assert same.verdict == "too small to gate"
+    assert not run_gate(base, base, None, 20.0, 0.05, 1000, 0)[0].too_small  # a 20-point margin it can gate
+    # 1000 identical items: a 1-point margin is within reach (5 items = 0.5 points), so a plain pass.
+    big = write_run(tmp_path / "big", "a", [1.0, 0.0] * 500)
+    [plain] = run_gate(big, write_run(tmp_path / "big", "b", [1.0, 0.0] * 500), None, 1.0, 0.05, 1000, 0)
+    assert not plain.too_small and plain.verdict == "pass" and plain.min_detectable == pytest.approx(0.5)
+
+
+def test_a_graded_metric_that_did_not_move_still_has_a_resolution(tmp_path):
+    # Graded items (0.25 steps), identical in both runs: SE 0, but 10 items cannot show a drop finer than one
+    # item's full swing, SE 100 / n = 10 points -> detectable (z_0.95 + z_0.8) · 10 ≈ 24.9 points.
+    scores = [0.25, 0.5, 0.75, 1.0, 0.5] * 2
+    base = write_run(tmp_path, "a", scores, task="rag", judge="j")
+    [result] = run_gate(base, write_run(tmp_path, "b", scores, task="rag", judge="j"), None, 1.0, 0.05, 1000, 0)
+    assert result.se == 0 and result.min_detectable == pytest.approx(24.87, abs=0.01) and result.too_small
+
+
+def test_end_to_end_failed_items_on_a_loopback_server_are_named_by_gate_and_leaderboard(tmp_path, capsys):
+    """Issue 24's scenario against our fault server: the candidate's server fails 2 of 6 items for good
+    (400: context length exceeded); the gate refuses the run naming the errors, the leaderboard marks it."""
+    from evalkit.testing.openai_stub import OpenAIStub
+
+    def run(name, fault_fn=None):
+        with OpenAIStub(**({"fault_fn": fault_fn} if fault_fn else {})) as stub:
+            return main(["run", "--model", f"openai:m@{stub.base_url}", "--tasks", "gsm8k", "--langs", "ru",
+                         "--limit", "6", "--output", str(tmp_path), "--name", name, "--no-cache", "--no-progress",
+                         "--concurrency", "1", "--max-retries", "0"])  # fmt: skip
+
+    assert run("release") == 0
+    run("candidate", lambda key, index, attempt: "400ctx" if index < 2 else "ok")
+    summary = json.loads((tmp_path / "candidate" / "gsm8k" / "ru" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n_errors"] == 2 and summary.get("status", "incomplete") == "incomplete"
+    capsys.readouterr()
+    code = main(["gate", "--baseline", str(tmp_path / "release"), "--candidate", str(tmp_path / "candidate")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert "gsm8k/ru: candidate candidate: 2 of 6 items failed" in captured.err and "--allow-errors" in captured.err
+    assert main(["gate", "--baseline", str(tmp_path / "release"), "--candidate", str(tmp_path / "candidate"),
+                 "--allow-errors"]) in (0, 1)  # fmt: skip
+    assert "2 of 6 items failed" in capsys.readouterr().out
+    assert main(["leaderboard", "--results", str(tmp_path), "--output", str(tmp_path / "board")]) == 0
+    board = (tmp_path / "board" / "leaderboard.md").read_text(encoding="utf-8")
+    row = next(line for line in board.splitlines() if line.startswith("| candidate |"))
+    assert "⚠" in row and "- ⚠ incomplete run candidate gsm8k/ru: 2 of 6 items failed" in board

@@ -195,9 +195,10 @@ def test_fold_mode_puts_documents_into_the_system_message_and_is_recorded(tmp_pa
 def test_documents_role_on_a_server_that_refuses_it_fails_loudly(tmp_path, capsys):
     with OpenAIStub(reply_fn=scripted_reply, allowed_roles={"system", "user", "assistant"}) as stub:
         code, _ = run_rag(tmp_path, stub)
-    assert code == 0  # every request failed with the server's 400 naming the role; items carry the error
+    assert code == 3  # every request failed with the server's 400 naming the role; items carry the error
     records = [json.loads(x) for x in (tmp_path / "out/m/rag/ru/samples.jsonl").read_text().splitlines()]
-    assert all("documents" in r["error"] for r in records)
+    assert all("documents" in r["error"] and "rag.documents=fold" in r["error"] for r in records)
+    assert stub.total_arrivals == len(records)  # a request that cannot succeed is not retried
 
 
 @pytest.mark.parametrize(

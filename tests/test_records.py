@@ -79,3 +79,25 @@ def test_system_prompt_is_added_or_merged():
 def test_failed_completion_is_marked():
     failed = Completion.failed("HTTP 500")
     assert not failed.ok and failed.text == "" and failed.error == "HTTP 500"
+
+
+def test_results_files_respect_the_umask(tmp_path):
+    """mkstemp alone makes 0600 files; every results file gets what open() would give: 0666 less the umask."""
+    import os
+
+    from evalkit.records import current_umask, write_json
+
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        previous = os.umask(umask)
+        try:
+            assert current_umask() == umask
+            folder = tmp_path / oct(umask)
+            write_json(folder / "summary.json", {"n": 1})
+            write_jsonl(folder / "samples.jsonl", [{"id": "a"}])
+            atomic_write_text(folder / "leaderboard.md", "x\n")
+            with (folder / "judgments.jsonl").open("a", encoding="utf-8") as handle:  # as the judged flow appends
+                handle.write("{}\n")
+        finally:
+            os.umask(previous)
+        assert {p.name: oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {
+            name: oct(mode) for name in ("summary.json", "samples.jsonl", "leaderboard.md", "judgments.jsonl")}

@@ -108,6 +108,33 @@ def read_top_logprobs(choice: dict[str, Any]) -> tuple[dict[str, float], ...] | 
 
 
 
+#: What a permanent error's message says of its cause -> the fix to print with it.
+_PERMANENT_CAUSES = (
+    (("context length", "context window", "maximum context", "n_ctx", "too many tokens", "prompt is too long",
+      "exceeds the", "max_model_len"),
+     "the prompt plus max_tokens exceed the model's context: lower --max-tokens / --max-tokens-cap, use fewer "
+     "items of few-shot, or serve the model with a longer context (llama.cpp --n_ctx, vLLM --max-model-len)"),
+    (("role",), "the server rejected a message role: use the task's fallback (e.g. --task-option "
+     "rag.documents=fold) or a server whose chat template knows the role"),
+)  # fmt: skip
+
+
+def permanent_hint(status: int, message: str) -> str | None:
+    """Why a request can never succeed, with the fix — or None when retrying may help.
+
+    4xx other than 408/429 are permanent; a 5xx is permanent only when its message names a validation or
+    context-length error (llama.cpp's server answers those with 500).
+    """
+    lowered = message.lower()
+    fix = next((fix for needles, fix in _PERMANENT_CAUSES if any(n in lowered for n in needles)), None)
+    if status >= 500:
+        context = fix is _PERMANENT_CAUSES[0][1]
+        return fix if context or "validation" in lowered else None
+    if status in (408, 429):
+        return None
+    return fix or "the server refused the request as invalid; it is not retried (fix the request or the server)"
+
+
 def error_text(raw: bytes) -> str:
     """The message of an OpenAI-style error body ({"error": {"message": ...}}), else the body's start."""
     try:
@@ -157,12 +184,22 @@ class OpenAIBackend:
                                      timeout=aiohttp.ClientTimeout(total=self.timeout_s))  # fmt: skip
 
     def check_reachable(self) -> None:
-        """Fail fast with one line when the server cannot be reached or rejects the key."""
+        """Fail fast with one line when the server cannot be reached or rejects the key; refuse a chat template
+        the server would ignore (only vLLM's server applies one sent with the request)."""
         status = http_status(f"{self.base_url}/models", self._api_key)
         if isinstance(status, str):
             raise BackendError(f"cannot reach {self.base_url}: {status}")
         if status in (401, 403):
             raise BackendError(f"{self.base_url}: API key rejected (HTTP {status})")
+        if status == 404 and not self.base_url.endswith("/v1"):
+            raise BackendError(f"{self.base_url}/models: HTTP 404; OpenAI-compatible servers serve under /v1: "
+                               f"did you mean {self.base_url}/v1?")  # fmt: skip
+        if self.chat_template is not None:
+            owner = served_by(self.base_url, self._api_key)
+            if owner != "vllm":
+                raise BackendError(f"--chat-template: the server at {self.base_url} (owned_by {owner!r}) does not "
+                                   "apply a chat template sent with the request (only vLLM's server does); set the "
+                                   "template on the server instead")  # fmt: skip
 
     def generate(self, requests: Sequence[Request], on_result: ResultCallback | None = None) -> list[Completion]:
         check_roles(requests, self.allowed_roles, self.label)
@@ -217,12 +254,17 @@ class OpenAIBackend:
                 else:
                     message = error_text(raw)
                     if status in _FATAL_STATUS:
+                        hint = ""
+                        if status == 404 and not self.base_url.endswith("/v1"):
+                            hint = f" (the base URL has no /v1: did you mean {self.base_url}/v1?)"
                         raise BackendError(redact(f"{self.base_url}: {_FATAL_STATUS[status]} (HTTP {status}) for "
-                                                  f"model {self.model!r}: {message}"))  # fmt: skip
+                                                  f"model {self.model!r}: {message}{hint}"))  # fmt: skip
                     last_error = f"HTTP {status}: {message}"
-                    if not (status == 429 or status == 408 or status >= 500):
-                        return replace(Completion.failed(redact(last_error), time.monotonic() - started),
-                                       attempts=attempt + 1)  # fmt: skip
+                    hint = permanent_hint(status, message)
+                    if hint is not None:
+                        failed = Completion.failed(redact(f"{last_error} — not retried: {hint}"),
+                                                   time.monotonic() - started)  # fmt: skip
+                        return replace(failed, attempts=attempt + 1)
                     wait = retry_after_seconds(headers)
             if attempt == self.retry.max_retries:
                 break
@@ -256,6 +298,18 @@ class OpenAIBackend:
 
 class BadReply(ValueError):
     """A 200 response that carries no answer (no choices, null content)."""
+
+
+def served_by(base_url: str, api_key: str | None = None) -> str | None:
+    """The `owned_by` of the first model in GET /models (vLLM's server says "vllm"), or None."""
+    request = urllib.request.Request(f"{base_url}/models",
+                                     headers={"Authorization": f"Bearer {api_key}"} if api_key else {})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10.0) as response:
+            body = json.loads(response.read())
+        return str(body["data"][0].get("owned_by"))
+    except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 def http_status(url: str, api_key: str | None = None, timeout_s: float = 10.0) -> int | str:

@@ -8,7 +8,9 @@ attempt number, so a retried request walks through its script and then succeeds.
     drop (reset the TCP connection, no HTTP response) | badutf8 (200 with invalid UTF-8) | huge | empty
     truncated (200, the JSON body cut in half) | nochoices (200, "choices": []) | nullcontent (200,
     "content": null) | surrogate (200, the answer holds a lone surrogate "\ud800") | echoauth (500 whose
-    error text repeats the request's Authorization header)
+    error text repeats the request's Authorization header) | 400ctx (400: the context length is exceeded, as
+    llama.cpp's server says it) | 422 (a validation error) | 500validation (llama.cpp's 500 for a message it
+    cannot validate) | length (200 whose reply is cut: finish_reason "length")
 
 In-process:  `with OpenAIStub(fault_plan=FaultPlan(("500", "429"), every=3)) as stub: stub.base_url`
 As a process: `python -m evalkit.testing.openai_stub --port 0 --ready-file F [--log F] [--delay S]
@@ -40,7 +42,8 @@ ReplyFn = Callable[[Messages], str]
 FaultFn = Callable[[str, int, int], str]  # (key, first-arrival index, attempt) -> action
 
 ACTIONS = frozenset({"ok", "500", "502", "503", "429", "429-noheader", "slow", "drop", "badutf8", "huge", "empty",
-                     "truncated", "nochoices", "nullcontent", "surrogate", "echoauth"})
+                     "truncated", "nochoices", "nullcontent", "surrogate", "echoauth", "400ctx", "422", "500validation",
+                     "length"})
 HUGE_CHARS = 100_000
 # Ends in a non-space so that clients which strip whitespace still see exactly HUGE_CHARS characters.
 _HUGE_CONTENT = ("x" * 99 + "\n") * (HUGE_CHARS // 100 - 1) + "x" * 100
@@ -269,6 +272,16 @@ class OpenAIStub:
             return _error(429, "Rate limit reached (stub).", "requests", "rate_limit_exceeded"), 429
         if action == "drop":
             return self._drop(request), None
+        if action == "400ctx":
+            return _error(400, "Requested tokens (2249) exceed context window of 2048. This model's maximum context "
+                          "length is 2048 tokens. However, you requested 2249 tokens.", "invalid_request_error",
+                          "context_length_exceeded"), 400  # fmt: skip
+        if action == "422":
+            return _error(422, "1 validation error: body.temperature: Input should be a valid number",
+                          "invalid_request_error", None), 422  # fmt: skip
+        if action == "500validation":
+            return _error(500, "1 validation error for CreateChatCompletionRequest messages.1.role: Input should be "
+                          "'system', 'user' or 'assistant'", "server_error", None), 500  # fmt: skip
         if action == "echoauth":
             header = request.headers.get("Authorization", "")
             return _error(500, f"Upstream failed for request with headers {{'Authorization': '{header}'}}",
@@ -291,6 +304,8 @@ class OpenAIStub:
             completion["choices"] = []
         if action == "nullcontent":
             completion["choices"][0]["message"]["content"] = None
+        if action == "length":
+            completion["choices"][0]["finish_reason"] = "length"
         data = json.dumps(completion, ensure_ascii=action == "surrogate").encode()
         if action == "truncated":
             data = data[: len(data) // 2]

@@ -130,9 +130,6 @@ class AlpacaEval(JudgedTask):
         return {"raw": judgment.raw, "verdict": presented, "preference": preference, "soft": soft,
                 "reasked": judgment.reasked, "raw_reask": judgment.raw_reask}  # fmt: skip
 
-    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
-        return (str(record["question_id"]), str(record["model"]), str(record["reference"]), str(record["judge"]))
-
     def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
         ids = {s.id for s in run.prepared.samples}
         return (record["judge"] == run.judge.model and record["model"] == run.model

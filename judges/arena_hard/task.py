@@ -116,6 +116,9 @@ class ArenaHard(JudgedTask):
     def not_judged(self, run_model: str, references: Sequence[str]) -> str | None:
         return f"{run_model} is the baseline; answers written, nothing to judge" if run_model in references else None
 
+    def judge_requests_per_question(self, sample: Sample, references: int) -> int:
+        return 2 * references  # both game orders against each baseline
+
     def games(self, run: JudgedRun, sample: Sample, answers: Sequence[str]) -> Iterable[Game]:
         """Two games per question: A = baseline, B = model; then swapped."""
         baseline = run.references[self._baseline(run, sample)]
@@ -134,9 +137,6 @@ class ArenaHard(JudgedTask):
 
     def read_verdict(self, completion: Completion) -> str | None:
         return parse_pairwise_verdict(completion.text)
-
-    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
-        return (str(record["question_id"]), int(record["game"]), record["model_a"], record["model_b"], record["judge"])
 
     def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
         ids = {s.id for s in run.prepared.samples}

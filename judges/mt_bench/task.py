@@ -81,6 +81,12 @@ class MTBench(JudgedTask):
     def item_generation(self, sample: Sample) -> Mapping[str, Any]:
         return {"temperature": CATEGORY_TEMPERATURE[sample.metadata["category"]]}
 
+    def steps_per_item(self, sample: Sample) -> int:
+        return len(sample.fields["turns"])
+
+    def judge_requests_per_question(self, sample: Sample, references: int) -> int:
+        return len(sample.fields["turns"])  # each turn graded once (against the reference where one is needed)
+
     def follow_up(self, sample: Sample, lang: str, step: int) -> FollowUp | None:
         return FollowUp(messages=(Message("user", sample.fields["turns"][1]),)) if step == 1 else None
 
@@ -115,11 +121,6 @@ class MTBench(JudgedTask):
         score = judgment.verdict if judgment.verdict is not None else -1
         return {"judgment": judgment.raw, "score": score, "reasked": judgment.reasked, "raw_reask": judgment.raw_reask,
                 **judgment.mode_fields()}
-
-    def resume_key(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
-        judge = record["judge"]
-        return (str(record["question_id"]), int(record["turn"]), str(record["model"]), str(judge[0]), str(judge[1]),
-                record.get("reference_model"))  # fmt: skip
 
     def belongs(self, run: JudgedRun, record: Mapping[str, Any]) -> bool:
         ids = {s.id for s in run.prepared.samples}

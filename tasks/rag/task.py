@@ -94,6 +94,7 @@ class GroundedRAG(Task):
     metrics = ("accuracy", "rouge_l", "index_diff", "ids_unparsed")
     judged_metrics = ("accuracy",)
     breakdowns = ("domain",)
+    role_fallbacks = {"documents": ("documents", "fold")}
     options = {
         "documents": TaskOption("role", "how documents reach the model: a `documents` message, or folded into "
                                 "the system message", choices=("role", "fold")),
@@ -132,6 +133,9 @@ class GroundedRAG(Task):
         if self.option("documents") == "fold":
             return [Message("system", f"{system}\n\nDocuments:\n{documents}"), question]
         return [Message("system", system), Message("documents", documents), question]
+
+    def steps_per_item(self, sample: Sample) -> int:
+        return 2  # the relevant ids, then the answer
 
     def follow_up(self, sample: Sample, lang: str, step: int) -> FollowUp | None:
         if step > 1:
