@@ -15,8 +15,9 @@ DATA   ?= samples
 ARGS   ?=
 OUTPUT ?= results
 JUDGE  ?= local:smollm2
-# The embedded llama.cpp server has no `documents` role: grounded RAG folds documents into the system message.
-LOCAL_OPTS := $(if $(findstring local:,$(MODEL)),--task-option rag.documents=fold)
+# make eval and make eval-full replace each other's slice of the same results folder (evalkit run refuses to
+# replace a finished run made with another configuration unless told so).
+OVERWRITE ?= --overwrite
 SMOLLM2_HF ?= .cache/smollm2-hf
 
 .PHONY: setup setup-vllm eval eval-full leaderboard test lint bench list clean
@@ -26,9 +27,10 @@ $(PY):
 	$(PY) -m pip install --upgrade pip
 
 setup: $(PY)
-	@if [ "$$(id -u)" = "0" ] && ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) \
-		|| echo "warning: bubblewrap could not be installed (needed later by the code sandbox)"; fi
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && \
+		{ ! command -v bwrap >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; }; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap chromium chromium-driver) \
+		|| echo "warning: bubblewrap / chromium could not be installed (needed later by the code sandbox and the report's browser tests)"; fi
 	$(PY) -m pip install torch==2.13.0  # lm-eval needs torch; this is the CPU wheel, never a CUDA download
 	$(PY) -m pip install -e '.[local,data,dev,lm-eval]'
 
@@ -42,9 +44,10 @@ setup-vllm: setup
 
 eval:
 	$(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' --output '$(OUTPUT)' \
-		$(if $(JUDGE),--judge '$(JUDGE)') $(LOCAL_OPTS) $(if $(LIMIT),--limit $(LIMIT) --max-tokens-cap $(CAP)) \
+		$(if $(JUDGE),--judge '$(JUDGE)') $(OVERWRITE) $(if $(LIMIT),--limit $(LIMIT) --max-tokens-cap $(CAP)) \
 		--style-control $(ARGS)
 	$(BIN)/evalkit leaderboard --results '$(OUTPUT)' --print
+	$(BIN)/evalkit view --out '$(OUTPUT)/report' '$(OUTPUT)'
 
 eval-full:
 	$(MAKE) eval LIMIT=

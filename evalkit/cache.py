@@ -22,8 +22,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import UserError
 from evalkit.records import decode_json, encode_json
 from evalkit.types import Completion, GenerationConfig, Request
+
+
+class CacheError(UserError, RuntimeError):
+    """The cache file cannot be opened or written: one line naming it, exit 2."""
+
 
 #: Changes whenever the key's layout does, so keys of another layout can never collide with these.
 KEY_LAYOUT = "evalkit-cache-key/2"
@@ -66,9 +72,9 @@ class ResponseCache:
                 " key TEXT PRIMARY KEY, completion TEXT NOT NULL, created REAL NOT NULL)"
             )
         except sqlite3.DatabaseError as exc:
-            raise RuntimeError(
-                f"response cache {self.path} cannot be opened: {exc} (remove it or pass --no-cache)"
-            ) from exc
+            advice = "remove it, choose another --cache-path" if self.path.exists() else "choose another --cache-path"
+            raise CacheError(f"response cache {self.path} cannot be opened: {exc} ({advice}, or pass --no-cache)") \
+                from None
 
     def get_many(self, keys: list[str]) -> dict[str, Completion]:
         found: dict[str, Completion] = {}

@@ -8,6 +8,7 @@ writes its records and exits 0 (failures are counted in summary.json as n_errors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -307,7 +308,8 @@ def _select(requested: str, available: Sequence[str], what: str) -> list[str]:
 def command_list(args: argparse.Namespace) -> int:
     for name in available_tasks(args.plugins):
         task = load_task(name, args.plugins)
-        print(f"{name}  v{task.version}  langs: {','.join(task.languages)}  metrics: {','.join(task.metrics)}")
+        shown = task.metrics if task.primary_metric in (None, *task.metrics) else (task.primary_metric,)
+        print(f"{name}  v{task.version}  langs: {','.join(task.languages)}  metrics: {','.join(shown)}")
         for option, setting in task.options.items():
             choices = f" ({'|'.join(setting.choices)})" if setting.choices else ""
             shown = setting.default if len(setting.default) <= 40 else setting.default[:37] + "..."
@@ -383,6 +385,11 @@ def command_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         print(f"plan: {spec} -> {args.output / settings.model_slug}" + (f", judge {judge_spec}" if judge_spec else ""))
         print("\n".join(describe(prepared, judge_spec is not None, max(1, len(references)), pairs.skipped, notes)))
         if bridged:
+            from evalkit.lm_eval_bridge import unknown_names  # noqa: PLC0415
+
+            missing = unknown_names(bridged, args.lm_eval_include)
+            if missing:
+                raise UsageError(f"lm-eval knows no task or group {', '.join(map(repr, missing))}")
             print(f"  lm-eval tasks (counted by lm-eval when run): {', '.join(bridged)}")
         return 0
     check_writable(args.output, cache_path)
@@ -652,6 +659,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_view(args) if args.command == "view" else command_show(args)
         check_repeated(argv, args.single_flags)
         return command_run(args, argv)
+    except BrokenPipeError:  # `evalkit list | head`: the reader has gone; nothing is wrong
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (UserError, OSError) as exc:
         print(f"evalkit: error: {redact(str(exc))}", file=sys.stderr)
         return 2
