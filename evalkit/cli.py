@@ -29,33 +29,18 @@ from evalkit.arena import (
     leaderboard_from_files,
     style_leaderboard_from_files,
 )
-from evalkit.backends import BackendOptions
-from evalkit.chat_templates import SHIPPED, load_chat_template
+from evalkit.chat_templates import SHIPPED
+from evalkit.config import RunConfig, merge, read_config_file
 from evalkit.errors import UserError
-from evalkit.judging import JUDGE_MODES, JudgeInfo
-from evalkit.modelspec import ModelSpecError, parse_model_string
+from evalkit.judging import JUDGE_MODES
+from evalkit.launch import default_cache_path, failed_share, launch
+from evalkit.modelspec import parse_model_string
 from evalkit.mt_bench import format_table as mt_bench_format
 from evalkit.mt_bench import table_from_files as mt_bench_table
-from evalkit.plan import (
-    Pairs,
-    check_existing,
-    check_ranges,
-    check_writable,
-    clear,
-    describe,
-    fold_roles,
-    planned_configs,
-    select_pairs,
-    split_list,
-)
-from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
+from evalkit.plugins import available_tasks, load_task
 from evalkit.recap import recap_lines
 from evalkit.redact import redact
-from evalkit.references import DATASET, HANDWRITTEN
-from evalkit.runner import RunSettings, needs_judge, prepare_run
-from evalkit.session import JudgeSettings, Session, run_all
 from evalkit.style_control import LENGTH_UNITS
-from evalkit.task import is_hub_data
 from evalkit.types import finite_number
 
 LM_EVAL_PREFIX = "lm_eval:"
@@ -76,22 +61,18 @@ class UsageError(UserError):
     """Bad command-line input."""
 
 
-def default_cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(os.environ.get("EVALKIT_CACHE", os.path.join(base, "evalkit", "responses.sqlite")))
-
-
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evalkit", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="evaluate a model on tasks and write results/")
-    run.add_argument("--model", default="local:smollm2", help="model string (default: local:smollm2)")
+    run = commands.add_parser("run", help="evaluate a model on tasks and write results/",
+                              description="Every flag is also a key of a --config file and a keyword of "
+                              "evalkit.evaluate(): the flag's name with underscores (--cache-path -> cache_path).")
+    run.add_argument("--config", type=Path, default=None, metavar="FILE",
+                     help="a run file (.yaml/.yml or .toml) of the same settings; flags given here override it")
+    run.add_argument("--model", default="local:smollm2",
+                     help="model string, or several comma-separated (one leaderboard) (default: local:smollm2)")
     run.add_argument("--tasks", default="all", help="comma-separated task names, or 'all' (default)")
     run.add_argument("--langs", default="all", help="comma-separated languages, or 'all' (default)")
     run.add_argument("--limit", type=int, default=None, help="first N items per task and language")
@@ -169,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, kind in ENGINE_FLAGS:
         flag = f"--{name.replace('_', '-')}"
         if kind is None:
-            vllm.add_argument(flag, action="store_true", default=None, dest=f"engine_{name}")
+            vllm.add_argument(flag, action="store_true", default=None, dest=name)
         else:
-            vllm.add_argument(flag, type=kind, default=None, dest=f"engine_{name}")
+            vllm.add_argument(flag, type=kind, default=None, dest=name)
 
     listing = commands.add_parser("list", help="show tasks with languages and data sources")
     listing.add_argument("--plugins", type=Path, action="append", default=[])
@@ -274,7 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--id", required=True, help="the item's id (an arena's question id)")
     show.add_argument("--full", action="store_true", help="also the reasoning blocks and long messages in full")
 
-    parser.set_defaults(single_flags=single_flags(run))
+    again = commands.add_parser("rescore", help="read a finished run's saved replies again with today's readers "
+                                "(no model call, no cache) and list the items whose verdict changed")
+    again.add_argument("run_dir", type=Path, help="results/<model> or one results/<model>/<task>/<lang> folder")
+    again.add_argument("--plugins", type=Path, action="append", default=[], help="extra folder of task plugins")
+    again.add_argument("--dry-run", action="store_true", help="list the changes without rewriting the files")
+    parser.set_defaults(single_flags=single_flags(run), run_actions=list(run._actions))  # noqa: SLF001
     export = commands.add_parser("export-smollm2", help="write the embedded model as safetensors (for vLLM)")
     export.add_argument("target", type=Path)
     export.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -295,16 +281,6 @@ def check_repeated(argv: Sequence[str], flags: Sequence[tuple[str, ...]]) -> Non
             raise UsageError(f"{strings[-1]} given {count} times; give it once")
 
 
-def _select(requested: str, available: Sequence[str], what: str) -> list[str]:
-    if requested in ("", "all"):
-        return list(available)
-    chosen = _split(requested)
-    unknown = [c for c in chosen if c not in available]
-    if unknown:
-        raise UsageError(f"unknown {what} {', '.join(map(repr, unknown))}; available: {', '.join(available)}")
-    return chosen
-
-
 def command_list(args: argparse.Namespace) -> int:
     for name in available_tasks(args.plugins):
         task = load_task(name, args.plugins)
@@ -321,120 +297,42 @@ def command_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_settings_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The numeric flags of `evalkit run` by flag name, for the plan's range check."""
-    names = ("limit", "samples", "concurrency", "timeout", "max_retries", "max_tokens_cap", "judge_max_tokens",
-             "bootstrap_rounds", "max_error_rate", *(name for name, _ in GENERATION_FLAGS))
-    return {name.replace("_", "-"): getattr(args, name) for name in names}
+def explicit_flags(args: argparse.Namespace, argv: Sequence[str], actions: Sequence[argparse.Action]) -> dict[str, Any]:
+    """The settings given as flags on this command line (they override a --config file), by config key."""
+    given = {token.split("=", 1)[0] for token in argv if token.startswith("--")}
+    return {action.dest: getattr(args, action.dest) for action in actions
+            if action.dest not in ("config", "help") and given & set(action.option_strings)}  # fmt: skip
 
 
-def command_run(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
+def command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`evalkit run`: flags (over an optional --config file) -> RunConfig -> evalkit.launch."""
     clock = time.monotonic()
-    check_ranges(run_settings_values(args))
-    if args.samples > 1 and args.temperature == 0:
-        raise UsageError(f"--samples {args.samples} with --temperature 0 draws {args.samples} identical samples; "
-                         "give a temperature above 0 (or leave it out: the task's sampling temperature)")
-    missing = [str(p) for p in [*args.plugins, *args.lm_eval_include] if not p.is_dir()]
-    if missing:
-        raise UsageError(f"--plugins / --lm-eval-include: no such folder: {', '.join(missing)}")
-    spec = parse_model_string(args.model)
-    if args.allow_unisolated:
-        os.environ["EVALKIT_ALLOW_UNISOLATED"] = "1"  # read by evalkit.code_task, also in worker threads
-    requested = split_list(args.tasks, "tasks") or ["all"]
-    bridged = [name[len(LM_EVAL_PREFIX) :] for name in requested if name.startswith(LM_EVAL_PREFIX)]
-    native = [name for name in requested if not name.startswith(LM_EVAL_PREFIX)]
-    task_names = _select(",".join(native), available_tasks(args.plugins), "task") if native else []
-    tasks = [load_task(name, args.plugins) for name in task_names]
-    explicit = apply_task_options(tasks, [*arena_flag_options(args), *args.task_option])
-    judge_spec = parse_model_string(args.judge) if args.judge else None
-    langs = split_list(args.langs, "langs")
-    local_file = args.data != "samples" and not is_hub_data(args.data)
-    if local_file and len(tasks) > 1:
-        raise UsageError("--data PATH names one file: run one task at a time with it")
-    if local_file and not Path(args.data).is_file():
-        raise UsageError(f"--data {args.data!r}: not 'samples', 'full', 'full:<source>' or an existing file")
-    if local_file and tasks and (langs is None and len(tasks[0].languages) > 1 or langs is not None and len(langs) > 1):
-        raise UsageError(f"--data {args.data}: one file holds one language's items; name it with --langs "
-                         f"(one of {', '.join(tasks[0].languages)})")
-    pairs = select_pairs(tasks, langs, tasks_named="all" not in native) if tasks else Pairs([])
-    template_text = load_chat_template(args.chat_template) if args.chat_template else None
-    overrides: dict[str, Any] = {name: getattr(args, name) for name, _ in GENERATION_FLAGS}
-    if args.stop:
-        overrides["stop"] = tuple(args.stop)
-    engine_args = {name: getattr(args, f"engine_{name}") for name, _ in ENGINE_FLAGS}
-    options = BackendOptions(
-        concurrency=args.concurrency, timeout_s=args.timeout, max_retries=args.max_retries,
-        chat_template=template_text, engine_args={k: v for k, v in engine_args.items() if v is not None},
-    )  # fmt: skip
-    settings = RunSettings(
-        output_root=args.output, model=str(spec), model_slug=args.name or spec.slug, data=args.data,
-        limit=args.limit, generation_overrides=overrides, system_prompt=args.system_prompt,
-        chat_template=args.chat_template, samples_per_item=args.samples, max_tokens_cap=args.max_tokens_cap,
-        step=args.step, command=("evalkit", *argv),
-    )  # fmt: skip
-    # Read and validate every task's data before a backend (a server, a GPU engine) is started.
-    prepared = [prepare_run(task, lang, settings) for task, lang in pairs.chosen]
-    prepared, notes = fold_roles(prepared, spec, explicit, lambda task, lang: prepare_run(task, lang, settings))
-    references, reference_answers = reference_flags(args)
-    judging = JudgeSettings(judge=judge_spec, max_tokens=args.judge_max_tokens, mode=args.judge_mode,
-                            references=references, reference_answers=reference_answers)  # fmt: skip
-    judge_info = JudgeInfo(str(judge_spec), judging.mode_in_force, args.judge_max_tokens) if judge_spec else None
-    cache_path = None if args.no_cache else (args.cache_path or default_cache_path())
-    configs = planned_configs(prepared, settings, judge_info, references)
-    if args.dry_run:
-        print(f"plan: {spec} -> {args.output / settings.model_slug}" + (f", judge {judge_spec}" if judge_spec else ""))
-        print("\n".join(describe(prepared, judge_spec is not None, max(1, len(references)), pairs.skipped, notes)))
-        if bridged:
-            from evalkit.lm_eval_bridge import unknown_names  # noqa: PLC0415
-
-            missing = unknown_names(bridged, args.lm_eval_include)
-            if missing:
-                raise UsageError(f"lm-eval knows no task or group {', '.join(map(repr, missing))}")
-            print(f"  lm-eval tasks (counted by lm-eval when run): {', '.join(bridged)}")
+    explicit = explicit_flags(args, argv, args.run_actions)
+    file_values, where = read_config_file(args.config) if args.config else ({}, {})
+    where.update({key: f"--{key.replace('_', '-')}" for key in explicit})
+    config = RunConfig.from_mapping(merge(file_values, explicit), where)
+    summaries = launch(config, command=("evalkit", *argv), say=say,
+                       on_summary=lambda summary, judged: print_summary(summary, judged))  # fmt: skip
+    if config.dry_run:
         return 0
-    check_writable(args.output, cache_path)
-    replaced = check_existing(prepared, configs, settings, args.overwrite)
-    bridge_plan = None
-    if bridged:
-        from evalkit.lm_eval_bridge import plan_tasks  # noqa: PLC0415 - imports lm-eval
-
-        bridge_plan = plan_tasks(bridged, spec, args.lm_eval_include, options)
-    for line in [*pairs.skipped, *notes]:
-        print(f"evalkit: {line}", file=sys.stderr)
-    clear(replaced)
-    finished: list[Any] = []
-
-    def report(summary: Any, judged: bool = False) -> None:
-        print_summary(summary, judged)
-        if summary is not None:
-            finished.append(summary)
-
-    if prepared:
-        with Session(spec, settings, options, cache_path, judging, progress=not args.no_progress) as session:
-            session.open(judged=any(needs_judge(run.task) for run in prepared))
-            run_all(session, prepared, lambda run, summary: report(summary, run.task.kind == "judged"))
-    if bridge_plan is not None:
-        from evalkit.lm_eval_bridge import run_plan  # noqa: PLC0415
-
-        run_plan(bridge_plan, spec, options, settings, cache_path, report)
-    results = args.output / settings.model_slug
-    if finished:
-        print("\n" + "\n".join(recap_lines(finished, str(results), time.monotonic() - clock)))
+    results = config.output / (config.name or parse_model_string(config.model[0]).slug)
+    if summaries:
+        shown = results if len(config.model) == 1 else config.output
+        print("\n" + "\n".join(recap_lines(summaries, str(shown), time.monotonic() - clock)))
     else:
         print(f"results: {results}")
-    return failure_report(finished, args.max_error_rate)
+    return failure_report(summaries, config.max_error_rate)
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr if line.startswith("evalkit:") else sys.stdout)
 
 
 def failure_report(summaries: Sequence[Any], max_error_rate: float) -> int:
     """Print each distinct error of the run with its count; exit 3 when the failed share exceeds the allowed one."""
-    items = sum(s.n for s in summaries)
-    failed = sum(s.n_errors for s in summaries)
+    failed, items, counts = failed_share(summaries)
     if not failed:
         return 0
-    counts: dict[str, int] = {}
-    for summary in summaries:
-        for text, count in summary.errors.items():
-            counts[text] = counts.get(text, 0) + count
     print(f"\nevalkit: {failed} of {items} items failed and were not scored (metrics are over answered items; "
           "a rerun asks exactly these again):", file=sys.stderr)  # fmt: skip
     for text, count in sorted(counts.items(), key=lambda item: -item[1]):
@@ -501,28 +399,6 @@ def strict_json(value: Any) -> str:
     return json.dumps(clean(value), ensure_ascii=False, indent=2, allow_nan=False)
 
 
-def parse_reference_answers(assignments: Sequence[str]) -> dict[str, Path]:
-    """`--reference-answers NAME=FILE` -> {name: path}; the file must exist."""
-    found: dict[str, Path] = {}
-    for assignment in assignments:
-        name, sep, path = assignment.partition("=")
-        if not sep or not name or not path:
-            raise UsageError(f"--reference-answers {assignment!r}: expected NAME=FILE")
-        if not Path(path).is_file():
-            raise UsageError(f"--reference-answers {assignment!r}: no such file {path}")
-        found[reference_key(name)] = Path(path)
-    return found
-
-
-def reference_key(name: str) -> str:
-    """A reference as written in results: a model string in its canonical form, else the name as given
-    (`dataset`, or a model known only by its answers file, e.g. FastChat's `gpt-4`)."""
-    try:
-        return str(parse_model_string(name))
-    except ModelSpecError:
-        return name.strip()
-
-
 def _jsonl_files(path: Path, ours: str) -> list[Path]:
     """One file, or every *.jsonl of an arena-hard-auto folder, or every `ours` file under a results/ tree."""
     if path.is_file():
@@ -550,57 +426,6 @@ def print_summary(summary: Any, judged: bool = False) -> None:
         shown += f" style-controlled={controlled['score']:.1f} ({controlled['length_unit']}; {coefficients})"
     by = f" judge={extra['judge']}" if judged else ""
     print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}{by}")
-
-
-def arena_flag_options(args: argparse.Namespace) -> list[str]:
-    """--arena-method / --bootstrap-rounds / --bootstrap-seed as the Arena-Hard options they stand for."""
-    flags = (("method", args.arena_method), ("rounds", args.bootstrap_rounds), ("seed", args.bootstrap_seed),
-             ("style_control", args.style_control))
-    return [f"arena_hard.{name}={value}" for name, value in flags if value is not None]
-
-
-def reference_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, Path]]:
-    """--reference / --reference-answers, with arena-hard-auto's --baseline / --baseline-answers as their aliases."""
-    answers = parse_reference_answers(args.reference_answers)
-    names = [reference_key(r) for r in args.reference]
-    if args.baseline is not None:
-        names.append(reference_key(args.baseline))
-    if args.baseline_answers is not None:
-        if not args.baseline_answers.is_file():
-            raise UsageError(f"--baseline-answers {args.baseline_answers}: no such file")
-        baseline = names[-1] if args.baseline is not None else reference_key(ARENA_DEFAULT_BASELINE)
-        answers[baseline] = args.baseline_answers
-    for name in names:
-        if name not in (DATASET, HANDWRITTEN) and name not in answers:
-            parse_model_string(name)  # a reference without an answers file must be a model we can run
-    return tuple(dict.fromkeys(names)), answers
-
-
-def apply_task_options(tasks: Sequence[Any], assignments: Sequence[str]) -> dict[str, set[str]]:
-    """Apply `--task-option task.name=value` settings; an option for a task not being run is a usage error, and
-    so is one setting given two different values (`--arena-method v2` with `arena_hard.method=v0.1`).
-    Returns the options set by hand, task -> names."""
-    by_name = {task.name: task for task in tasks}
-    given: dict[str, str] = {}
-    explicit: dict[str, set[str]] = {}
-    for assignment in assignments:
-        key, _, value = assignment.partition("=")
-        if key in given and given[key] != value:
-            raise UsageError(f"--task-option {key}: given twice, as {given[key]!r} and {value!r} (a flag such as "
-                             "--arena-method sets the same option)")  # fmt: skip
-        given[key] = value
-    for assignment in assignments:
-        key, sep, value = assignment.partition("=")
-        task_name, dot, option = key.partition(".")
-        if not sep or not dot:
-            raise UsageError(f"--task-option {assignment!r}: expected TASK.NAME=VALUE")
-        if task_name not in by_name:
-            if task_name in BUILTIN_TASKS:
-                continue  # a setting for a built-in task this run does not include (e.g. from `make eval`)
-            raise UsageError(f"--task-option {assignment!r}: unknown task {task_name!r}")
-        by_name[task_name].set_option(option, value)
-        explicit.setdefault(task_name, set()).add(option)
-    return explicit
 
 
 def _raise_on_sigterm(signum: int, frame: Any) -> None:
@@ -650,6 +475,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_mt_bench_score(args)
         if args.command == "alpaca-eval":
             return command_alpaca_eval_score(args)
+        if args.command == "rescore":
+            from evalkit.rescore import report_lines, rescore  # noqa: PLC0415
+
+            print("\n".join(report_lines(rescore(args.run_dir, args.plugins, write=not args.dry_run))))
+            return 0
         if args.command == "audit-extraction":
             return command_audit_extraction(args)
         if args.command in ("view", "show"):

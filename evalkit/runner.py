@@ -353,6 +353,7 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
                 completion=completion.text, finish_reason=completion.finish_reason, extracted=extracted,
                 scores=values, error=error, usage=completion.usage, latency_s=completion.latency_s,
                 cached=completion.cached, metadata=sample.metadata, replica=request.replica,
+                answers=tuple(c.text for c in answers) if len(answers) > 1 else (),
             )  # fmt: skip
         )
     per_item = item_scores(task, records)

@@ -170,6 +170,8 @@ class SampleRecord:
     cached: bool
     replica: int = 0
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: Every step's answer of a multi-step item (RAG's ids then answer, MT-Bench's turns); empty for one step.
+    answers: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,6 +192,7 @@ class SampleRecord:
             "usage": self.usage.to_dict(),
             "latency_s": round(self.latency_s, 4),
             "cached": self.cached,
+            **({"answers": list(self.answers)} if self.answers else {}),
         }
 
 
