@@ -42,12 +42,15 @@ setup-vllm: setup
 	$(PY) -m pip uninstall -y torchvision torchaudio torchcodec
 	$(PY) -m evalkit export-smollm2 $(SMOLLM2_HF)
 
+# The leaderboard and the report are written even when items failed (they mark the incomplete cells); the
+# target then exits with the run's own status (3: incomplete).
 eval:
-	$(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' --output '$(OUTPUT)' \
-		$(if $(JUDGE),--judge '$(JUDGE)') $(OVERWRITE) $(if $(LIMIT),--limit $(LIMIT) --max-tokens-cap $(CAP)) \
-		--style-control $(ARGS)
-	$(BIN)/evalkit leaderboard --results '$(OUTPUT)' --print
-	$(BIN)/evalkit view --out '$(OUTPUT)/report' '$(OUTPUT)'
+	@status=0; $(BIN)/evalkit run --model '$(MODEL)' --tasks '$(TASKS)' --langs '$(LANGS)' --data '$(DATA)' \
+		--output '$(OUTPUT)' $(if $(JUDGE),--judge '$(JUDGE)') $(OVERWRITE) \
+		$(if $(LIMIT),--limit $(LIMIT) --max-tokens-cap $(CAP)) --style-control $(ARGS) || status=$$?; \
+	if [ $$status -ne 0 ] && [ $$status -ne 3 ]; then exit $$status; fi; \
+	$(BIN)/evalkit leaderboard --results '$(OUTPUT)' --print && \
+	$(BIN)/evalkit view --out '$(OUTPUT)/report' '$(OUTPUT)' && exit $$status
 
 eval-full:
 	$(MAKE) eval LIMIT=

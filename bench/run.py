@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["backend_throughput.py", "sandbox_throughput.py", "arena_bootstrap.py", "lc_winrate.py",
-              "langid_speed.py", "langid_compare.py"]
+              "langid_speed.py", "langid_compare.py", "reader_speed.py", "view_open.py"]
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent))

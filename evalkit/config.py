@@ -16,8 +16,6 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from evalkit.errors import UserError
 
 #: Generation settings that override each task's defaults (None: the task's own).
@@ -183,6 +181,10 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"--config {path}: not UTF-8 ({exc.reason})") from None
     if path.suffix == ".toml":
+        try:
+            import tomllib  # noqa: PLC0415 - Python 3.11+
+        except ModuleNotFoundError:
+            raise ConfigError(f"--config {path}: TOML run files need Python 3.11 or newer; use YAML") from None
         try:
             values = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
