@@ -160,9 +160,13 @@ def joint_difficulty(output_root: Path, task: str, lang: str, judge_model: str,
     by_model: dict[str, dict[str, tuple[float, int, int]]] = {}
     for path in sorted(output_root.glob(f"*/{task}/{lang}/judgments.jsonl")):
         for row in read_judgments(path):
-            if row.get("judge") != judge_model or row.get("preference") is None or "reference_length" not in row:
+            if (row.get("judge") != judge_model or row.get("preference") is None or "reference_length" not in row
+                    or not row.get("request_key")):  # an unkeyed verdict may belong to answers since replaced
                 continue
-            by_model.setdefault(f"{row['model']}|{row['reference']}", {})[str(row["question_id"])] = (
+            # one results folder is one run: a model run twice under two names is two rows of the fit, as in
+            # alpaca_eval (a verdict appended later replaces an earlier one of the same question)
+            run = path.parts[-4]
+            by_model.setdefault(f"{run}|{row['reference']}", {})[str(row["question_id"])] = (
                 float(row["preference"]) - 1, int(row["model_length"]), int(row["reference_length"]))
     complete = {m: rows for m, rows in sorted(by_model.items()) if all(q in rows for q in ids)}
     if len(complete) < MIN_MODELS_FOR_DIFFICULTY or len(ids) < 2:

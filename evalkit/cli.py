@@ -1,8 +1,11 @@
-"""The `evalkit` command line: `evalkit run`, `evalkit list`.
+"""The `evalkit` command line: it turns arguments into a RunConfig (evalkit.config) and calls the functions
+the Python API calls; the other commands (list, leaderboard, gate, trend, view, show, rescore, score utilities)
+are thin wrappers as well.
 
-Errors a user can fix (bad model string, unknown task, malformed data, unreachable server, missing key)
-are printed as one line `evalkit: error: ...` with exit code 2; a run whose items partly failed still
-writes its records and exits 0 (failures are counted in summary.json as n_errors).
+Errors a user can fix (bad flag, model string, file, unreachable server, missing key) are printed as one line
+`evalkit: error: ...` with exit code 2, before any request; a run whose items failed writes its records, names
+every distinct error and exits 3 when a task failed more than --max-error-rate of its items; a bug in evalkit
+exits 1 with its traceback.
 """
 
 from __future__ import annotations
@@ -329,7 +332,8 @@ def say(line: str) -> None:
 
 
 def failure_report(summaries: Sequence[Any], max_error_rate: float) -> int:
-    """Print each distinct error of the run with its count; exit 3 when the failed share exceeds the allowed one."""
+    """Print each distinct error of the run with its count and each task's failed share; exit 3 when any task and
+    language failed a larger share of its items than --max-error-rate allows."""
     failed, items, counts = failed_share(summaries)
     if not failed:
         return 0
@@ -337,8 +341,13 @@ def failure_report(summaries: Sequence[Any], max_error_rate: float) -> int:
           "a rerun asks exactly these again):", file=sys.stderr)  # fmt: skip
     for text, count in sorted(counts.items(), key=lambda item: -item[1]):
         print(f"  {count} x {text}", file=sys.stderr)
-    if failed / max(items, 1) > max_error_rate:
-        print(f"evalkit: the run is incomplete (exit 3): {failed}/{items} failed, more than --max-error-rate "
+    over = [s for s in summaries if s.n_errors and s.n_errors / max(s.n, 1) > max_error_rate]
+    for summary in summaries:
+        if summary.n_errors:
+            print(f"  {summary.task}/{summary.lang}: {summary.n_errors}/{summary.n} failed", file=sys.stderr)
+    if over:
+        names = ", ".join(f"{s.task}/{s.lang}" for s in over)
+        print(f"evalkit: the run is incomplete (exit 3): {names} failed more than --max-error-rate "
               f"{max_error_rate:g}", file=sys.stderr)  # fmt: skip
         return 3
     return 0
@@ -424,7 +433,7 @@ def print_summary(summary: Any, judged: bool = False) -> None:
     if controlled.get("score") is not None:
         coefficients = ", ".join(f"{k} {v:+.2f}" for k, v in controlled["coefficients"].items())
         shown += f" style-controlled={controlled['score']:.1f} ({controlled['length_unit']}; {coefficients})"
-    by = f" judge={extra['judge']}" if judged else ""
+    by = f" judge={extra['judge']}" if judged and extra.get('judge') else ""
     print(f"{summary.task}/{summary.lang}: n={summary.n} errors={summary.n_errors} {shown}{by}")
 
 

@@ -163,6 +163,15 @@ class JudgedSettings:
         return self.run.step
 
 
+def slot_of(record: Mapping[str, Any]) -> tuple[str, int, str] | None:
+    """A judgment's game: (question id, place among the question's games, judge request key); None for records
+    without a key (written before verdicts were keyed: they never count and their games are judged anew)."""
+    key, place = record.get("request_key"), record.get("game_slot")
+    if not isinstance(key, str) or not isinstance(place, int):
+        return None
+    return (str(record.get("question_id")), place, key)
+
+
 def read_judgments(path: Path) -> list[dict[str, Any]]:
     return list(read_jsonl(path)) if path.is_file() else []
 
@@ -194,9 +203,20 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
     out = run_dir(settings.sources.output_root, settings.model_slug, task.name, lang)
     write_jsonl(out / "answers.jsonl", (task.answer_record(s, a, settings.model)
                                         for s, a in zip(prepared.samples, steps, strict=True)))  # fmt: skip
+    failed_answers = {s.id: next(c.error for c in a if not c.ok)
+                      for s, a in zip(prepared.samples, steps, strict=True) if any(not c.ok for c in a)}  # fmt: skip
     if judge is None:
         print(f"{task.name}/{lang}: {len(steps)} answers written (no --judge: not judged)")
-        return None
+        if not failed_answers:
+            return None
+        # Not judged, but some answers failed: a summary without numbers says so (status incomplete, exit 3).
+        completions = [c for answers in steps for c in answers]
+        summary = flow_summary(prepared, backend, settings.run, metrics={}, n=len({s.id for s in prepared.samples}),
+                               n_errors=len(failed_answers), errors=error_counts(failed_answers.values()),
+                               completions=completions, started_at=started_at, clock=clock,
+                               extra={"judged": False}, config=run_config(prepared, settings.run, None))  # fmt: skip
+        write_json(out / "summary.json", summary.to_dict())
+        return summary
     names = settings.references or (task.default_reference_of(prepared),)
     if task.max_references is not None and len(names) > task.max_references:
         raise TaskDataError(f"{task.name}: at most {task.max_references} --reference; got {', '.join(names)}")
@@ -216,22 +236,32 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
 
     log_path = out / "judgments.jsonl"
     config = task.judge_config(judge)
-    every_game = [game for sample, answers in zip(prepared.samples, steps, strict=True) if all(c.ok for c in answers)
-                  for game in task.games(run, sample, [c.text for c in answers])]  # fmt: skip
-    keys = [judge.request_key(JudgeQuery(g.messages, g.reask, g.choice), config) for g in every_game]
-    done = {r.get("request_key") for r in read_judgments(log_path)}
-    pending = [index for index, key in enumerate(keys) if key not in done]
+    # A game is named by its question, its place among that question's games and the key of its exact judge
+    # request: two games with identical requests (both orders of an answer equal to the baseline's, two
+    # questions with the same text) stay two games.
+    every_game: list[Game] = []
+    slots: list[tuple[str, int, str]] = []
+    for sample, answers in zip(prepared.samples, steps, strict=True):
+        if not all(c.ok for c in answers):
+            continue
+        for place, game in enumerate(task.games(run, sample, [c.text for c in answers])):
+            every_game.append(game)
+            slots.append((sample.id, place, judge.request_key(JudgeQuery(game.messages, game.reask, game.choice),
+                                                               config)))  # fmt: skip
+    done = {slot_of(r) for r in read_judgments(log_path)}
+    pending = [index for index, slot in enumerate(slots) if slot not in done]
     games = [every_game[i] for i in pending]
     log = JudgmentLog(log_path)
-    failed: list[str] = []
+    failed: list[tuple[str, str]] = []
 
     def record(index: int, judgment: Judgment[Any]) -> None:
+        question, place, key = slots[pending[index]]
         if judgment.error is not None:
-            failed.append(f"judge: {judgment.error}")  # not recorded: asked again next time
+            failed.append((question, f"judge: {judgment.error}"))  # not recorded: asked again next time
             return
         game = games[index]
         sent = judge.request(JudgeQuery(game.messages, game.reask, game.choice), config)
-        log.append({**game.record, **task.verdict_record(game, judgment), "request_key": keys[pending[index]],
+        log.append({**game.record, **task.verdict_record(game, judgment), "request_key": key, "game_slot": place,
                     "judge_messages": [m.to_dict() for m in sent.messages],
                     "judge_config": sent.config.to_dict()})  # fmt: skip
 
@@ -242,8 +272,8 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
     finally:
         log.close()
 
-    current = set(keys)
-    latest = {r["request_key"]: r for r in read_judgments(log_path) if r.get("request_key") in current}
+    current = set(slots)
+    latest = {slot_of(r): r for r in read_judgments(log_path) if slot_of(r) in current}
     recorded = [r for r in latest.values() if task.belongs(run, r)]
     answered = {s.id: a for s, a in zip(prepared.samples, steps, strict=True)}
     outcome = task.statistic(run, recorded, answered)
@@ -256,11 +286,11 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
     in_language = in_language_metric(lang, detected)
     if in_language is not None and outcome.metrics:
         metrics["in_language"] = MetricValue(*in_language)
-    answer_errors = [next(c.error for c in a if not c.ok) for a in steps if any(not c.ok for c in a)]
+    failed_questions = set(failed_answers) | {question for question, _ in failed}
     summary = flow_summary(
         prepared, backend, settings.run, metrics=metrics,
-        n=len({s.id for s in prepared.samples}), n_errors=len(answer_errors) + len(failed),
-        errors=error_counts([*answer_errors, *failed]), completions=completions,
+        n=len({s.id for s in prepared.samples}), n_errors=len(failed_questions),
+        errors=error_counts([*failed_answers.values(), *(text for _, text in failed)]), completions=completions,
         started_at=started_at, clock=clock, breakdown=outcome.breakdown,
         config=run_config(prepared, settings.run, judge.info, names),
         extra={"judge": judge.model, "judge_backend": judge.identity, "judge_mode": judge.mode,

@@ -24,6 +24,7 @@ from evalkit.plan import (
     check_ranges,
     check_writable,
     clear,
+    config_difference,
     describe,
     fold_roles,
     planned_configs,
@@ -130,6 +131,8 @@ def plan_model(config: RunConfig, model: str, command: Sequence[str]) -> tuple[M
     judge_info = JudgeInfo(str(judge_spec), judging.mode_in_force, config.judge_max_tokens) if judge_spec else None
     configs = planned_configs(prepared, settings, judge_info, references)
     replaced = [] if config.dry_run else check_existing(prepared, configs, settings, config.overwrite)
+    if bridged and not config.dry_run:
+        replaced += check_existing_bridged(bridged, settings, config.overwrite)
     return ModelPlan(spec, settings, options, prepared, pairs, notes, bridged, replaced), judging
 
 
@@ -182,6 +185,24 @@ def launch(config: RunConfig, command: Sequence[str] = (), say: Say | None = Non
 
             run_plan(bridge_plan, plan.spec, plan.options, plan.settings, cache_path, report)
     return summaries
+
+
+def check_existing_bridged(names: Sequence[str], settings: RunSettings, overwrite: bool) -> list[Path]:
+    """Finished lm_eval: runs under this name: the same config reruns; another is refused unless `overwrite`."""
+    from evalkit.lm_eval_bridge import bridge_config, existing_bridge_runs  # noqa: PLC0415 - no lm-eval import
+
+    replaced = []
+    for name in names:
+        wanted = bridge_config(name, settings)
+        for folder, found in existing_bridge_runs(settings.output_root, settings.model_slug, name):
+            changed = config_difference(found, wanted) if found else "made by an earlier evalkit without a config"
+            if changed is None:
+                continue
+            if not overwrite:
+                raise PlanError(f"{folder} holds a finished run with another configuration ({changed}); use another "
+                                "--name, or --overwrite to replace it")  # fmt: skip
+            replaced.append(folder)
+    return replaced
 
 
 def describe_plan(plan: ModelPlan, judging: JudgeSettings, config: RunConfig, say: Say) -> None:

@@ -32,6 +32,7 @@ from evalkit.backends.base import BackendError
 from evalkit.backends.local import LlamaCppServer, smollm2_gguf_path
 from evalkit.modelspec import ModelSpec
 from evalkit.records import git_sha, run_dir, write_json, write_jsonl
+from evalkit.redact import redact
 from evalkit.runner import RunSettings
 from evalkit.task import TaskDataError
 from evalkit.types import GenerationConfig, Message, MetricValue, RunSummary, SampleRecord, Usage
@@ -172,9 +173,18 @@ def run_plan(plan: BridgePlan, spec: ModelSpec, options: BackendOptions, setting
             model, model_args, chat = plan.bridge.model_for(spec, needs_loglikelihood, base_url, options)
             started, clock = datetime.now(timezone.utc), time.monotonic()
             lm_cache = cache_path.parent / "lm_eval" / settings.model_slug if cache_path is not None else None
-            results = plan.bridge.run(name, model, model_args, chat, settings.limit, settings.system_prompt, lm_cache)
+            try:
+                results = plan.bridge.run(name, model, model_args, chat, settings.limit, settings.system_prompt,
+                                          lm_cache)  # fmt: skip
+            except (BackendError, TaskDataError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - lm-eval's own errors (HTTP, retries) end the run in one line
+                text = " ".join(str(exc).split())[:300]
+                raise BackendError(redact(f"lm_eval:{name}: lm-eval stopped: {type(exc).__name__}: {text} (its "
+                                          "requests fail: check the server, --max-tokens and the context length)")) \
+                    from None
             for summary in write_results(results, settings.output_root, settings.model, settings.model_slug,
-                                         started, clock, model):  # fmt: skip
+                                         started, clock, model, bridge_config(name, settings)):  # fmt: skip
                 report(summary)
     finally:
         if server is not None:
@@ -190,8 +200,32 @@ def _metric_key(key: str) -> str:
     return key.replace(",", "/")
 
 
+def bridge_config(name: str, settings: RunSettings) -> dict[str, Any]:
+    """What decides an lm_eval: run's numbers (summary.json's `config`, compared when it is run again)."""
+    try:
+        version = importlib.metadata.version("lm_eval")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    return {"model": settings.model, "lm_eval_request": name, "limit": settings.limit,
+            "system_prompt": settings.system_prompt, "lm_eval_version": version}  # fmt: skip
+
+
+def existing_bridge_runs(output_root: Path, model_slug: str, name: str) -> list[tuple[Path, dict[str, Any]]]:
+    """Finished lm_eval: runs of `name` under this results folder: (folder, its recorded config)."""
+    found = []
+    for path in sorted((output_root / model_slug).glob("lm_eval__*/*/summary.json")):
+        try:
+            config = json.loads(path.read_text(encoding="utf-8")).get("config") or {}
+        except (OSError, ValueError):
+            continue
+        if config.get("lm_eval_request") == name or path.parts[-3] == f"lm_eval__{name}":
+            found.append((path.parent, config))
+    return found
+
+
 def write_results(results: dict[str, Any], output_root: Path, model: str, model_slug: str,
-                  started: datetime, clock: float, lm_model: str) -> list[RunSummary]:
+                  started: datetime, clock: float, lm_model: str,
+                  config: dict[str, Any] | None = None) -> list[RunSummary]:  # fmt: skip
     """Turn lm-eval's results (with log_samples) into evalkit's samples.jsonl + summary.json per task."""
     summaries = []
     versions = results.get("versions", {})
@@ -228,7 +262,7 @@ def write_results(results: dict[str, Any], output_root: Path, model: str, model_
             ))  # fmt: skip
         config = configs.get(task, {})
         summary = RunSummary(
-            task=evalkit_name, task_version=str(versions.get(task)), lang=lang, model=model,
+            task=evalkit_name, task_version=str(versions.get(task)), lang=lang, model=model, config=config or {},
             backend=f"lm-eval=={results.get('lm_eval_version', '?')}:{lm_model}", metrics=metrics,
             n=len({r.id for r in records}), n_errors=0,
             data={"source": "lm-eval", "dataset_id": config.get("dataset_path"), "config": config.get("dataset_name"),

@@ -9,6 +9,7 @@ paths writable, and finished runs under the same name made with another configur
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -45,6 +46,8 @@ def check_ranges(values: Mapping[str, Any]) -> None:
     for flag, value in values.items():
         if value is None or flag not in RANGES:
             continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PlanError(f"--{flag} {value!r}: must be a finite number")
         low, high, open_low = RANGES[flag]
         too_low = low is not None and (value <= low if open_low else value < low)
         too_high = high is not None and value > high

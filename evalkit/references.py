@@ -93,6 +93,9 @@ def read_answer_file(path: Path) -> dict[str, list[str]]:
         if key is None or turns is None:
             raise TaskDataError(f"{where}: needs an id ('question_id' or 'instruction') and an answer "
                                 "('choices[0].turns', 'answer' or 'output')")  # fmt: skip
+        if row.get("error"):
+            raise TaskDataError(f"{where}: this reference answer failed ({str(row['error'])[:200]}); answer it "
+                                "again (run the reference model) before judging against it")  # fmt: skip
         answers[key] = turns
     return answers
 

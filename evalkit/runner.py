@@ -7,6 +7,7 @@ they arrive, so an interrupted run loses no finished request; records are writte
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,14 @@ def with_system_prompt(messages: Sequence[Message], system_prompt: str | None) -
     return (Message("system", system_prompt), *messages)
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def generation_config(task: Task, lang: str, overrides: Mapping[str, Any]) -> GenerationConfig:
     base = task.generation
     base = base.merged({"stop": tuple(dict.fromkeys((*base.stop, *task.stop_sequences(lang))))})
@@ -113,6 +122,8 @@ def prepare_run(task: Task, lang: str, settings: RunSettings) -> PreparedRun:
             samples.append(item)
             requests.append(Request(messages, item_config, replica))
     data_info = dict(task.data_description(lang, settings.data))
+    if data_info.get("source") == "local":  # the same path with other contents is another run
+        data_info["sha256"] = file_sha256(Path(str(data_info["path"])))
     if settings.limit is not None:
         data_info["limit"] = settings.limit
     if settings.max_tokens_cap is not None:
@@ -183,7 +194,7 @@ def breakdown(
 
 def score_all(task: Task, samples: Sequence[Sample], steps: Sequence[Sequence[Completion]],
               lang: str) -> list[tuple[Score, str | None]]:  # fmt: skip
-    """Score every item from its steps' answers; failures and scorer crashes score 0.
+    """Score every item from its steps' answers; a failed request or a crashed scorer is an error, never a score.
 
     Single-step items are scored in one batch (code tasks run their programs in parallel).
     """
@@ -277,6 +288,9 @@ def judge_all(prepared: PreparedRun, steps: Sequence[Sequence[Completion]], scor
     judgments = judge.run(queries, task.parse_verdict, description=f"{task.name}/{lang} judge")
     for index, judgment in zip(asked, judgments, strict=True):
         score, _ = scored[index]
+        if judgment.error is not None:  # the judge's request failed: the item is not fully scored, and says so
+            scored[index] = (score, f"judge: {judgment.error}")
+            continue
         scored[index] = (task.apply_judgment(prepared.samples[index], score, judgment), None)
 
 

@@ -116,6 +116,8 @@ class Completion:
     def from_dict(cls, data: Mapping[str, Any], cached: bool = False) -> Completion:
         usage = data.get("usage") or {}
         top = data.get("top_logprobs")
+        if not isinstance(data["text"], str):
+            raise ValueError("a stored answer's text is not a string")
         # This runs once per cached answer and is most of a warm re-run, so the frozen dataclasses are filled
         # in directly instead of through their per-field object.__setattr__ (three times faster; same fields).
         counts = object.__new__(Usage)

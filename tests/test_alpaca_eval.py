@@ -323,13 +323,19 @@ def test_instruction_difficulty_is_estimated_jointly_from_the_results_store(tmp_
             p = 1 / (1 + np.exp(-(skill + ease)))
             rows.append({"question_id": qid, "model": name, "reference": "gpt-4o", "judge": "judge-x",
                          "preference": float(1 + p), "model_length": model_length,
-                         "reference_length": reference_length})
+                         "reference_length": reference_length, "request_key": f"{name}-{qid}", "game_slot": 0})
         (folder / "judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     for index in range(MIN_MODELS_FOR_DIFFICULTY - 1):
         write_model(f"m{index}", skill=index * 0.5 - 0.5)
     gamma, models = joint_difficulty(tmp_path, "alpaca_eval", "ru", "judge-x", ids)
     assert gamma is None and models == MIN_MODELS_FOR_DIFFICULTY - 1  # too few: the minimal formula
+    unkeyed = tmp_path / "old" / "alpaca_eval" / "ru"  # verdicts written before they were keyed never count
+    unkeyed.mkdir(parents=True)
+    old = [{"question_id": q, "model": "old", "reference": "gpt-4o", "judge": "judge-x", "preference": 2.0,
+            "model_length": 300, "reference_length": 300} for q in ids]
+    (unkeyed / "judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert joint_difficulty(tmp_path, "alpaca_eval", "ru", "judge-x", ids)[1] == MIN_MODELS_FOR_DIFFICULTY - 1
     write_model("m9", skill=1.0)
     gamma, models = joint_difficulty(tmp_path, "alpaca_eval", "ru", "judge-x", ids)
     assert models == MIN_MODELS_FOR_DIFFICULTY and gamma[ids[0]] == 0.0  # treatment coding: the first is 0

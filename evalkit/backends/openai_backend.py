@@ -102,7 +102,8 @@ def read_top_logprobs(choice: dict[str, Any]) -> tuple[dict[str, float], ...] | 
         if not isinstance(alternatives, list):
             return None
         positions.append({str(a["token"]): float(a["logprob"]) for a in alternatives
-                          if isinstance(a, dict) and "token" in a and a.get("logprob") is not None})  # fmt: skip
+                          if isinstance(a, dict) and "token" in a and isinstance(a.get("logprob"), (int, float))
+                          and not isinstance(a.get("logprob"), bool)})  # fmt: skip
     return tuple(positions)
 
 
@@ -111,7 +112,7 @@ def read_top_logprobs(choice: dict[str, Any]) -> tuple[dict[str, float], ...] | 
 #: What a permanent error's message says of its cause -> the fix to print with it.
 _PERMANENT_CAUSES = (
     (("context length", "context window", "maximum context", "n_ctx", "too many tokens", "prompt is too long",
-      "exceeds the", "max_model_len"),
+      "max_model_len"),
      "the prompt plus max_tokens exceed the model's context: lower --max-tokens / --max-tokens-cap, use fewer "
      "items of few-shot, or serve the model with a longer context (llama.cpp --n_ctx, vLLM --max-model-len)"),
     (("role",), "the server rejected a message role: use the task's fallback (e.g. --task-option "
@@ -127,7 +128,9 @@ def permanent_hint(status: int, message: str) -> str | None:
     """
     lowered = message.lower()
     fix = next((fix for needles, fix in _PERMANENT_CAUSES if any(n in lowered for n in needles)), None)
-    if status >= 500:
+    if status >= 500:  # 502/503/504 are a proxy or an overloaded server: always worth another try
+        if status != 500:
+            return None
         context = fix is _PERMANENT_CAUSES[0][1]
         return fix if context or "validation" in lowered else None
     if status in (408, 429):
@@ -247,7 +250,7 @@ class OpenAIBackend:
                 if status == 200:
                     try:
                         return self._to_completion(decode_json(raw), time.monotonic() - started, attempt + 1)
-                    except (BadReply, UnicodeDecodeError, ValueError) as exc:
+                    except (BadReply, UnicodeDecodeError, ValueError, TypeError, AttributeError, KeyError) as exc:
                         # A 200 whose body is cut off, not UTF-8, without choices or content: a failed
                         # attempt, retried like a 5xx (never stored as an answer).
                         last_error = f"bad response: {type(exc).__name__}: {exc}"
@@ -279,14 +282,24 @@ class OpenAIBackend:
         choices = response.get("choices") if isinstance(response, dict) else None
         if not choices or not isinstance(choices[0], dict):
             raise BadReply("the response has no choices")
-        message = choices[0].get("message") or {}
-        if message.get("content") is None and not message.get("tool_calls"):
+        message = choices[0].get("message")
+        if not isinstance(message, dict):
+            raise BadReply("the response's message is not an object")
+        content = message.get("content")
+        if content is None and message.get("tool_calls"):
+            raise BadReply("the response is a tool call, not an answer (evalkit sends no tools)")
+        if content is None:
             raise BadReply("the response's content is null")
+        if not isinstance(content, str):
+            raise BadReply(f"the response's content is a {type(content).__name__}, not text")
         usage = response.get("usage") or {}
+        if not isinstance(usage, dict):
+            usage = {}
+        finish = choices[0].get("finish_reason")
         return Completion(
-            text=message.get("content") or "",
-            finish_reason=choices[0].get("finish_reason"),
-            usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+            text=content,
+            finish_reason=finish if isinstance(finish, str) else None,
+            usage=Usage(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))),
             latency_s=latency_s,
             top_logprobs=read_top_logprobs(choices[0]),
             attempts=attempts,
@@ -294,6 +307,11 @@ class OpenAIBackend:
 
     def close(self) -> None:
         pass
+
+
+def _count(value: Any) -> int:
+    """A token count from a reply's usage; anything that is not a whole number counts as 0."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value else 0
 
 
 class BadReply(ValueError):
