@@ -21,47 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from evalkit.battles import VERDICT_OUTCOMES, answer_tokens
 from evalkit.scoring.verdicts import parse_pairwise_verdict
-from evalkit.stats import STRONG_WEIGHT, ArenaScore, Battles, arena_v01, arena_v2
+from evalkit.stats import ArenaScore, Battles, arena_v01, arena_v2
 from evalkit.style_control import style_battles, style_controlled, styles_from_answer_files
 from evalkit.task import TaskDataError, read_jsonl
 from evalkit.types import Completion
 
 METHODS = ("v0.1", "v2")
-#: Verdict (game's A vs B) -> (outcome for A, weight): A>>B counts STRONG_WEIGHT times, as arena-hard-auto.
-VERDICT_OUTCOMES = {"A>>B": (1.0, STRONG_WEIGHT), "A>B": (1.0, 1), "A=B": (0.5, 1), "B>A": (0.0, 1),
-                    "B>>A": (0.0, STRONG_WEIGHT)}  # fmt: skip
-
-
-# -- answers ---------------------------------------------------------------------------------------------------
-def answer_text(row: Mapping[str, Any]) -> str | None:
-    """The first-turn answer of a row in our answers.jsonl or arena-hard-auto's model_answer schema."""
-    if isinstance(row.get("answer"), str):
-        return row["answer"]
-    try:
-        return str(row["choices"][0]["turns"][0]["content"])
-    except (KeyError, IndexError, TypeError):
-        pass
-    try:  # arena-hard-auto v2: messages[-1].content.answer
-        return str(row["messages"][-1]["content"]["answer"])
-    except (KeyError, IndexError, TypeError):
-        return None
-
-
-def answer_tokens(row: Mapping[str, Any]) -> int | None:
-    for path in (("token_len",), ("choices", 0, "turns", 0, "token_len"), ("conv_metadata", "token_len"),
-                 ("metadata", "token_len")):
-        value: Any = row
-        try:
-            for key in path:
-                value = value[key]
-        except (KeyError, IndexError, TypeError):
-            continue
-        if isinstance(value, int):
-            return value
-    return None
-
-
 # -- token counting --------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _tiktoken_encoder() -> Any | None:

@@ -51,8 +51,8 @@ import numpy as np
 
 from evalkit.errors import UserError
 from evalkit.language import UNDETERMINED
-from evalkit.leaderboard import INCOMPLETE_MARK, Run, TaskInfo, task_info
 from evalkit.records import atomic_write_text
+from evalkit.runs import INCOMPLETE_MARK, Run, TaskInfo, task_info
 from evalkit.stats import (
     cluster_bootstrap,
     clustered_standard_error,
@@ -244,7 +244,7 @@ def _arena_items(path: Path, run: Run) -> Items | None:
     """One value per judged game from the model's side (win 100, tie 50, loss 0), clustered by question."""
     if not path.is_file():
         return None
-    from evalkit.arena import VERDICT_OUTCOMES  # noqa: PLC0415 - the arena module pulls in tiktoken lookups
+    from evalkit.battles import VERDICT_OUTCOMES  # noqa: PLC0415
 
     values: dict[str, float] = {}
     for row in read_jsonl(path):

@@ -47,7 +47,7 @@ def detectable(summary: RunSummary) -> str:
     if metric.stderr is None or not math.isfinite(metric.stderr) or metric.stderr == 0:
         return "—"
     from evalkit.gate import points_scale  # noqa: PLC0415 - the gate pulls in the leaderboard (pandas)
-    from evalkit.leaderboard import task_info  # noqa: PLC0415
+    from evalkit.runs import task_info  # noqa: PLC0415
 
     points = points_scale(summary.task, name, task_info(summary.task, summary.to_dict()))
     return f"{minimum_detectable_drop(math.sqrt(2) * metric.stderr * points, 0.05):.0f} pts"

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evalkit.battles import VERDICT_OUTCOMES, answer_text, answer_tokens
 from evalkit.task import TaskDataError, read_jsonl
 
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
@@ -180,7 +181,6 @@ def style_battles(judgments: Sequence[Mapping[str, object]], styles: Mapping[tup
     """Exploded battles of the questions whose two games both have a verdict, in arena-hard-auto's order
     (per question, game 2's rows then game 1's); `styles` maps (model, question id) -> Style; the
     baseline of each judgment is its `baseline` field (or `baseline_of[model]`)."""
-    from evalkit.arena import VERDICT_OUTCOMES  # noqa: PLC0415 - evalkit.arena imports this module
 
     games: dict[tuple[str, str], dict[int, Mapping[str, object]]] = {}
     for row in judgments:
@@ -202,7 +202,6 @@ def style_battles(judgments: Sequence[Mapping[str, object]], styles: Mapping[tup
 def styles_from_answer_files(paths: Sequence[Path], length_unit: str) -> dict[tuple[str, str], Style]:
     """(model, question id) -> Style from answer files: arena-hard-auto's model_answer (v0.1 and v2 schemas;
     the model is the row's `model`, else the file name) or our answers.jsonl."""
-    from evalkit.arena import answer_text, answer_tokens  # noqa: PLC0415 - evalkit.arena imports this module
 
     styles: dict[tuple[str, str], Style] = {}
     for path in paths:

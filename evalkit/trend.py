@@ -28,8 +28,8 @@ from pathlib import Path
 
 from evalkit.errors import UserError
 from evalkit.gate import GateMisuse, answered_items, compare, difference, load_runs
-from evalkit.leaderboard import INCOMPLETE_MARK, LANG_ORDER, MISSING, Run, shown, silence_stdout, task_info
 from evalkit.records import atomic_write_text
+from evalkit.runs import INCOMPLETE_MARK, LANG_ORDER, MISSING, Run, shown, silence_stdout, task_info
 
 Z95 = 1.959963984540054
 
