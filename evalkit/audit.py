@@ -1,11 +1,13 @@
 """`evalkit audit-extraction FILE.jsonl`: how well the answer readers read a model's style of reply.
 
-Each row is (lang, task, output, expected): a reply and the answer a careful human grader reads in it
-(null when the reply gives none). Every row goes through the task's own scorer, exactly as `evalkit run`
-scores a reply, so the audit measures what a run would publish: a row is read right when the scorer's
-headline metric is 1 against `expected` (for MATH: equivalence), or, for a null `expected`, when the scorer
-finds no answer. The report gives accuracy per task x language and lists every miss with the rule that
-decided it: the check a team runs on a new model's replies before trusting a number.
+Each row is (lang, task, output, expected[, finish_reason]): a reply and the answer a careful human grader
+reads in it (null when the reply gives none). Every row goes through the task's own scorer, exactly as
+`evalkit run` scores a reply, so the audit measures what a run would publish: a row is read right when the
+scorer's headline metric is 1 against `expected` (for MATH: equivalence), or, for a null `expected`, when
+the scorer finds no answer. A row with `finish_reason: "length"` is then re-read by the task's
+`score_truncated`, as the runner re-reads a reply cut by the token limit. The report gives accuracy per
+task x language and lists every miss with the rule that decided it: the check a team runs on a new model's
+replies before trusting a number.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ def audit(rows: Sequence[AuditRow], load: Callable[[str], Task]) -> AuditReport:
         task = tasks[row.task]
         sample = task.audit_sample(row.expected, row.raw)
         score = task.score(sample, row.output, row.lang)
+        if row.raw.get("finish_reason") == "length":  # as the runner does: a reply cut by the token limit
+            score = task.score_truncated(sample, score, row.lang)
         if row.expected is None:
             correct = score.values.get("no_answer") == 1.0
         else:

@@ -38,9 +38,17 @@ def test_rag_two_steps_and_judge_on_embedded_model(tmp_path, evalkit_env, evalki
     assert summary["extra"]["judge_unparsed"] == 3 - judged
 
 
-def test_rag_documents_role_is_refused_by_the_embedded_server(tmp_path, evalkit_env, evalkit_exe):
-    done = run(evalkit_exe, evalkit_env, "--tasks", "rag", "--langs", "ru", "--limit", "1", "--output", str(tmp_path))
-    assert done.returncode == 2 and "cannot carry message role 'documents'" in done.stderr
+def test_rag_documents_role_is_folded_for_the_embedded_server_or_refused_when_set(tmp_path, evalkit_env,
+                                                                                  evalkit_exe):  # fmt: skip
+    done = run(evalkit_exe, evalkit_env, "--tasks", "rag", "--langs", "ru", "--limit", "1", "--output", str(tmp_path),
+               "--task-option", "rag.documents=role")  # fmt: skip
+    assert done.returncode == 2 and "--task-option rag.documents=fold" in done.stderr  # refused before it starts
+    done = run(evalkit_exe, evalkit_env, "--tasks", "rag", "--langs", "ru", "--limit", "1", "--max-tokens", "16",
+               "--output", str(tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rag.documents=fold (the task's documented fallback" in done.stderr
+    summary = json.loads((tmp_path / "local__smollm2/rag/ru/summary.json").read_text(encoding="utf-8"))
+    assert summary["extra"]["task_options"]["documents"] == "fold"
 
 
 def test_arena_hard_answers_judgments_score_on_embedded_model(tmp_path, evalkit_env, evalkit_exe):

@@ -1,5 +1,7 @@
-"""The answer readers end to end: `evalkit run` against a loopback server that returns our table of realistic
-replies (tests/scoring/cases/audit_replies.jsonl), scored and recorded exactly as a real run is."""
+"""The answer readers end to end: `evalkit run` against a loopback server that returns our tables of realistic
+replies (tests/scoring/cases/audit_replies.jsonl and the two held-out sets of issue 25, heldout9 / heldout10),
+scored and recorded exactly as a real run is — with the finish reason each row was written with ("stop" or
+"length": the server then reports the reply as cut by the token limit)."""
 
 import json
 import re
@@ -10,8 +12,9 @@ import pytest
 from evalkit.cli import main
 from evalkit.testing.openai_stub import OpenAIStub
 
-TABLE = Path(__file__).parent / "scoring" / "cases" / "audit_replies.jsonl"
-ROWS = [json.loads(line) for line in TABLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+CASES = Path(__file__).parent / "scoring" / "cases"
+TABLES = [CASES / f"audit_replies{suffix}.jsonl" for suffix in ("", "_heldout9", "_heldout10")]
+ROWS = [json.loads(line) for table in TABLES for line in table.read_text(encoding="utf-8").splitlines() if line.strip()]
 MARKER = re.compile(r"\[\[item-([a-j]+)\]\]")
 
 
@@ -34,13 +37,21 @@ def dataset_row(task: str, index: int, row: dict) -> dict:
             "solution": "", "subject": "Algebra", "level": 1}
 
 
+def row_of(messages) -> dict:
+    found = MARKER.findall(messages[-1]["content"])
+    return ROWS[int("".join(str("abcdefghij".index(c)) for c in found[-1]))]
+
+
 @pytest.fixture(scope="module")
 def server():
-    def reply(messages):
-        found = MARKER.findall(messages[-1]["content"])
-        return ROWS[int("".join(str("abcdefghij".index(c)) for c in found[-1]))]["output"]
+    holder = {}
 
-    with OpenAIStub(reply_fn=reply) as stub:
+    def cut(key, first_index, attempt):  # the server says "length" for the rows written as cut by the limit
+        body = holder["stub"].bodies.get(key) or {}
+        return "length" if row_of(body.get("messages", [{}])).get("finish_reason") == "length" else "ok"
+
+    with OpenAIStub(reply_fn=lambda messages: row_of(messages)["output"], fault_fn=cut) as stub:
+        holder["stub"] = stub
         yield stub
 
 
@@ -63,6 +74,7 @@ def test_evalkit_run_reads_the_replies_as_a_grader_would(task, server, tmp_path)
         for index, row in chosen:
             record = records[f"i{index}"]
             assert record["completion"] == row["output"].strip() or record["completion"] == row["output"]
+            assert record["finish_reason"] == row.get("finish_reason", "stop")
             assert record["extracted"]["rule"], record  # every reading names the rule that decided it
             if row["expected"] is None:
                 right += record["scores"]["no_answer"] == 1.0
@@ -71,6 +83,8 @@ def test_evalkit_run_reads_the_replies_as_a_grader_would(task, server, tmp_path)
             total += 1
         rules = summary["extra"]["reading_rules"]
         assert sum(rules.values()) == len(chosen)
+        cut = sum(row.get("finish_reason") == "length" for _, row in chosen)
+        assert summary["extra"]["truncated"] + summary["extra"]["committed_before_cut"] >= cut
         assert summary["metrics"]["no_answer"]["value"] == pytest.approx(
             sum(r["scores"]["no_answer"] for r in records.values()) / len(records))
     assert right / total >= 0.98, (task, right, total)

@@ -14,7 +14,13 @@ prepositions and initials. Instead the reader collects every *commitment* to a l
    option text ("C", "(C)", "**C) 42 kg**"), or whose first line is one (the answer given first); a list of
    options copied from the question is none of these.
 
-A letter that is being ruled out ("вариант A неверен", "A i B odpadají") is not a commitment. Letters are
+5. a table whose last column judges the options ("| I | … | ✅ |", "| D | … | так |") with exactly one marked right;
+6. a restatement ("…, tj. možnost C").
+
+A letter that is being ruled out ("вариант A неверен", "A i B odpadají") is not a commitment, nor is one being
+evaluated ("C) Частично верно"; phrases `partial`), nor an option named in discussion after the answer ("Odpowiedź
+B dotyczy…"). A reply that stops mid-way keeps only an answer or choice phrase, box or correction from a line
+before its last; a loop or a hedge ("як відповідь B, так і відповідь I") is no answer. Letters are
 read through a look-alike table (Cyrillic А В С Е Н К М О Р Т Х, Ukrainian І, Greek and fullwidth capitals
 to Latin), but a Cyrillic look-alike followed by a lower-case word is the preposition it spells ("В этом
 случае").
@@ -27,7 +33,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from evalkit.scoring import phrases
-from evalkit.scoring.replies import Reading, read_visible
+from evalkit.scoring.replies import Reading, cut_line_start, degenerate, hedged, read_visible, stops_midway
 
 LETTERS = "ABCDEFGHIJ"
 # Look-alikes of the Latin option letters: Cyrillic (with Ukrainian І and the palochka Ӏ), Greek, fullwidth.
@@ -154,7 +160,8 @@ def letter_after(
 
 
 # When two rules read the same letter at the same place, the stronger names it.
-_STRENGTH = {"first_line": 0, "final_line": 0, "affirmed": 1, "conclusion": 1, "correction": 2, "choice_phrase": 3,
+_STRENGTH = {"first_line": 0, "final_line": 0, "table": 1, "affirmed": 1, "conclusion": 1, "correction": 2,
+             "choice_phrase": 3,
              "answer_phrase": 4, "boxed": 5}  # fmt: skip
 
 
@@ -190,6 +197,7 @@ def _affirmations(text: str, n_options: int) -> Iterator[Commitment]:
         letter = _normalise(raw, n_options)
         other = re.search(rf"(?<!\w)(?-i:[{_CAPITAL}])(?!\w)", gap)
         if letter and not (phrases.pattern("negation").search(gap) or phrases.pattern("elimination").search(gap)
+                           or phrases.pattern("partial").search(gap)
                            or other or _is_word_use(text, match.end("letter"), raw)):  # fmt: skip
             yield match.start("letter"), letter, "affirmed"
 
@@ -201,11 +209,38 @@ def _after_phrases(text: str, n_options: int) -> Iterator[Commitment]:
         ("choice_phrase", "choice", _WORDS_BEFORE_LETTER),
         ("correction", "correction", _WORDS_BEFORE_LETTER + 1),
         ("conclusion", "conclusion", 3),
+        ("conclusion", "conversion", 3),  # "…, tj. možnost C", "то есть вариант B"
     ):
         for match in phrases.pattern(name).finditer(text):
             hit = letter_after(text, match.end(), n_options, max_words)
-            if hit is not None and not _ruled_out(text, hit[1] + 1):
-                yield hit[1], hit[0], rule
+            if hit is None or _ruled_out(text, hit[1] + 1):
+                continue
+            if _names_option(text, match.group(), match.end(), hit[1], name):
+                continue
+            yield hit[1], hit[0], rule
+
+
+def _names_option(text: str, phrase: str, phrase_end: int, position: int, name: str) -> bool:
+    """ "Odpowiedź B dotyczy…", "вариант C описывает…": the phrase names an option that the sentence goes on to
+    discuss — no separator or copula before the letter, a lower-case word right after it — not a commitment."""
+    if name not in ("answer", "conclusion") or name == "answer" and len(phrase.split()) > 1:
+        return False  # "Правильный ответ B, потому что…" commits; only the bare word names an option
+    between = text[phrase_end:position]
+    if re.search(r"[:=—–(\[*]", between) or phrases.pattern("copula").search(between):
+        return False
+    after = re.match(r"[)\]]?[ \t]+(?:[—–-][ \t]+)?([^\W\d_]+)", text[position + 1 : position + 40])
+    if after is None or not after.group(1).islower():
+        return False
+    # "Odpowiedź C jest poprawna" still commits; "Odpowiedź C jest zbyt ogólna", "Odpowiedź B dotyczy…" discuss
+    clause = re.split(r"[.,;!?\n]", text[position + 1 : position + 80], maxsplit=1)[0]
+    verdict = any(phrases.pattern(name).search(clause) for name in ("negation", "partial", "elimination"))
+    return verdict or not phrases.pattern("affirmation").search(clause)
+
+
+def _evaluates(line: str) -> bool:
+    """A line that judges an option ("C) Частично верно.", "B) nesprávně, protože…") evaluates it: no choice."""
+    # (a negation alone is not: option texts hold them, "D) Ни одно из перечисленного")
+    return any(phrases.pattern(name).search(line) for name in ("affirmation", "elimination", "partial"))
 
 
 def _boxed(text: str, n_options: int) -> Iterator[Commitment]:
@@ -227,7 +262,7 @@ def _on_first_and_last_lines(text: str, n_options: int) -> Iterator[Commitment]:
         # a line under another "X) …" line, or one holding several, lists options: it is no answer
         listed = (len(lines) > 1 and offset == last_offset and _FINAL_LINE.match(lines[-2][1]) is not None
                   or len(re.findall(rf"(?<!\w)[{_CAPITAL}]\)", line)) > 1)  # fmt: skip
-        if bare and not listed:
+        if bare and not listed and not _evaluates(line[bare.end("a") if bare.group("a") else bare.start() + 1 :]):
             raw = bare.group("a") or bare.group("b") or bare.group("c")
             letter = _normalise(raw, n_options)
             if letter and not _is_word_use(line, bare.end("b") if bare.group("b") else 0, raw):
@@ -252,7 +287,34 @@ def _on_first_and_last_lines(text: str, n_options: int) -> Iterator[Commitment]:
             yield last_offset + hit[1], hit[0], "final_line"
 
 
-_FINDERS = (_after_corrections, _affirmations, _after_phrases, _boxed, _on_first_and_last_lines)
+_TABLE_ROW = re.compile(rf"^[ \t]*\|[ \t*_]*\(?(?P<letter>[{_CAPITAL}])\)?[ \t*_.)]*\|(?P<rest>.*)\|[ \t]*$",
+                        re.MULTILINE)
+_YES_MARKS = "✅✓✔☑🟢"
+_NO_MARKS = "❌✗✘✖⛔🔴"
+_YES_WORDS = ("да", "так", "tak", "ano", "yes", "+")
+
+
+def _table_verdicts(text: str, n_options: int) -> Iterator[Commitment]:
+    """A table of the options whose last column judges each one ("| I | … | ✅ |", "| D | Канберра | так |"):
+    exactly one option marked right is the answer; several, or none, are no commitment."""
+    marked = []
+    for row in _TABLE_ROW.finditer(text):
+        verdict = row.group("rest").rsplit("|", 1)[-1].strip(" *_").lower()
+        right = any(mark in verdict for mark in _YES_MARKS) or verdict in _YES_WORDS or (
+            phrases.pattern("affirmation").fullmatch(verdict) is not None)  # fmt: skip
+        wrong = any(mark in verdict for mark in _NO_MARKS) or _evaluates_wrong(verdict)
+        letter = _normalise(row.group("letter"), n_options)
+        if letter and right and not wrong:
+            marked.append((row.start("letter"), letter))
+    if len(marked) == 1:
+        yield marked[0][0], marked[0][1], "table"
+
+
+def _evaluates_wrong(verdict: str) -> bool:
+    return any(phrases.pattern(name).search(verdict) for name in ("negation", "elimination", "partial"))
+
+
+_FINDERS = (_after_corrections, _affirmations, _after_phrases, _boxed, _on_first_and_last_lines, _table_verdicts)
 
 
 def _commitments(text: str, n_options: int) -> list[Commitment]:
@@ -266,15 +328,30 @@ def _commitments(text: str, n_options: int) -> list[Commitment]:
     return found
 
 
+# Rules that read a committed answer: it stands in a reply cut off after it (other rules read analysis).
+COMMITTING = ("answer_phrase", "choice_phrase", "boxed", "correction")
+
+
 def read_choice(reply: str | None, n_options: int = 10) -> Reading:
-    """The option letter the reply finally commits to ("A".."J"), with the rule that decided it."""
+    """The option letter the reply finally commits to ("A".."J"), with the rule that decided it. A reply that
+    stops mid-way (`stops_midway`: "C) Частково правильно, але") keeps only a committed answer from a line
+    before the cut."""
 
     def last_commitment(text: str) -> Reading:
+        if degenerate(text):
+            return Reading(None, "degenerate")
         found = _commitments(text, n_options)
+        if stops_midway(text):
+            cut = cut_line_start(text)
+            found = [c for c in found if c[2] in COMMITTING and c[0] < cut]
+            if not found:
+                return Reading(None, "truncated")
         if not found:
             return Reading(None, "no_answer")
-        _, letter, rule = found[-1]
-        return Reading(letter, rule)
+        position, letter, rule = found[-1]
+        if hedged(text, position):
+            return Reading(None, "hedged")  # "може бути як відповідь B, так і відповідь I"
+        return Reading(letter, rule, committed=rule in COMMITTING)
 
     return read_visible(reply, last_commitment)
 

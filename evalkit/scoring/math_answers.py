@@ -5,7 +5,10 @@ the last `\\boxed{...}` / `\\fbox{...}` (nested braces allowed); without one, th
 last answer phrase ("Ответ:", "Odpowiedź:", "Відповідь:", "Odpověď:", "Final answer:", "The answer is";
 phrases/*.json), or after a conclusion word on the reply's last line with mathematics ("Отже, $x = 5$.").
 From that line the mathematics is kept: its `$...$` / `\\(...\\)` pieces (several pieces, as in
-"$x_1 = 2$, $x_2 = -3$", become a list), else the line without trailing words and a final period.
+"$x_1 = 2$, $x_2 = -3$", become a list), else the line without trailing words and a final period; a count
+before named roots is passed over ("два корня: x₁ = 1 и x₂ = 3" is 1, 3), "no solution" in words is the empty
+set, a JSON answer is decoded, and a reply that is only a formula is its answer. A reply that stops mid-way
+keeps only a closed box or an answer line before its last line; a loop is no answer.
 
 Equivalence, in two steps:
 1. fast path: both strings normalised as in Hendrycks et al.'s MATH evaluation (hendrycks/math,
@@ -15,6 +18,8 @@ Equivalence, in two steps:
    LaTeX "3{,}5"), thin spaces between thousands ("12 000", "1\\,000"), ";" between the ends of an interval
    or the members of a set ("(-\\infty; 2]", "\\{1; 2\\}"), Czech interval brackets ⟨ ⟩ (`\\langle`,
    `\\rangle`) for closed ends, "x \\in", roots listed as "x_1 = 2,\\ x_2 = -3" or "x = 2 или x = -3";
+   Then the notations a grader accepts as one (`_kinds`): an inequality and its interval, ℝ, sets and lists of
+   values in any order, mixed numbers, periodic decimals, every spelling of the empty set;
 2. symbolic: math-verify (PyPI `math-verify`, sympy underneath). math-verify enforces its own timeouts
    with signal.alarm, which only works in a process's main thread; evalkit therefore runs it in a
    separate worker process (its main thread) and also bounds each call from the caller's side, killing
@@ -27,11 +32,12 @@ import atexit
 import multiprocessing
 import re
 import threading
+from fractions import Fraction
 from multiprocessing.connection import Connection
 
 from evalkit.scoring import phrases
 from evalkit.scoring.numbers import SLAVIC_DECIMAL_COMMA
-from evalkit.scoring.replies import Reading, read_visible
+from evalkit.scoring.replies import Reading, cut_line_start, degenerate, read_visible, stops_midway, structured_answer
 
 _MATH_PIECE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
@@ -58,6 +64,18 @@ def last_boxed(text: str) -> str | None:
 
 
 _PROSE_NUMBER = re.compile(r"[-\u2212]?\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?")
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+# "x₁ = 1", "x_2 = -3", "x = 2,25": a named value in prose (a root, an unknown)
+_ASSIGNED = re.compile(
+    r"(?<![\w\\])[a-zA-Z](?:_\{?\d+\}?|[₀-₉]+)?\s*=\s*"
+    r"([-\u2212]?(?:\\frac\{[^{}]+\}\{[^{}]+\}|\\sqrt\{?\w+\}?|\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?))"
+)
+
+
+def _assigned_values(line: str) -> str | None:
+    """The values of "x₁ = 1 и x₂ = 3" ("два корня: …" counts the roots; the count is not the answer)."""
+    values = [m.group(1) for m in _ASSIGNED.finditer(line)]
+    return ", ".join(values) if values else None
 
 
 def _answer_of_line(line: str, given: frozenset[str] = frozenset()) -> str | None:
@@ -67,6 +85,8 @@ def _answer_of_line(line: str, given: frozenset[str] = frozenset()) -> str | Non
     check = phrases.pattern("check").search(line)
     if check:
         line = line[: check.start()]
+    if phrases.pattern("no_solution").search(line) and not re.search(r"\d", line):
+        return "\\varnothing"  # "нет решений", "brak rozwiązań", "nemá řešení": the empty set
     pieces = [next(g for g in m.groups() if g is not None).strip() for m in _MATH_PIECE.finditer(line)]
     pieces = [p for p in pieces if p]
     if pieces:
@@ -76,6 +96,14 @@ def _answer_of_line(line: str, given: frozenset[str] = frozenset()) -> str | Non
         return bold[-1].strip()
     words_first = re.match(r"\s*[,;:—–-]?\s*[^\W\d_]{2,}", line)
     numbers = _PROSE_NUMBER.findall(line)
+    if words_first and numbers and (assigned := _assigned_values(line)) is not None:
+        return assigned  # "уравнение имеет два корня: x₁ = 1 и x₂ = 3" is 1, 3
+    listed = re.search(r"[^\W\d_]{2,}[^:\n]*:\s*(.+)$", line) if words_first else None
+    alternative = phrases.pattern("alternative").pattern
+    if listed and re.fullmatch(rf"[-\u2212\d.,;\s]+(?:(?:{alternative})[-\u2212\d.,\s]+)*\.?", listed.group(1),
+                               re.IGNORECASE):  # fmt: skip
+        # "dwa pierwiastki: 1 i 3" — the count before the colon is no answer
+        return ", ".join(re.findall(r"[-\u2212]?\d+(?:[.,]\d+)?(?!\d)", listed.group(1).replace(", ", " ; ")))
     if words_first and numbers:  # "у числа 360 ровно 24 делителя": a sentence, not a formula
         fresh = [n for n in numbers if n.replace(",", ".").replace("\u2212", "-") not in given]
         return (fresh or numbers)[0]
@@ -85,17 +113,45 @@ def _answer_of_line(line: str, given: frozenset[str] = frozenset()) -> str | Non
     return line or None
 
 
+COMMITTING = ("boxed", "answer_phrase")
+
+
 def read_math_answer(reply: str | None, given: frozenset[str] = frozenset()) -> Reading:
     """The final answer of a solution with the rule that found it (boxed, answer_phrase, conclusion,
-    final_assignment, final_statement); `given` are the problem's own numbers, passed over in prose."""
-    return read_visible(reply, lambda text: _final_answer(text, given))
+    final_assignment, final_statement); `given` are the problem's own numbers, passed over in prose. A reply that
+    stops mid-way ("$$15 \\times$$") keeps only a closed box or an answer line before the cut."""
+    return read_visible(reply, lambda text: _read(text, given))
 
 
-def _final_answer(text: str, given: frozenset[str]) -> Reading:
+def _read(text: str, given: frozenset[str]) -> Reading:
+    if degenerate(text):
+        return Reading(None, "degenerate")
+    if stops_midway(text):
+        cut = cut_line_start(text)
+        boxed = last_boxed(text)
+        if boxed is not None and boxed.strip() and text.rfind("\\boxed") < cut:
+            return Reading(boxed.strip(), "boxed", committed=True)
+        reading = _final_answer(text[:cut], given, anchors_only=True) if cut else Reading(None, "truncated")
+        return reading if reading.value is not None else Reading(None, "truncated")
+    reading = _final_answer(text, given)
+    return Reading(reading.value, reading.rule, committed=reading.value is not None and reading.rule in COMMITTING)
+
+
+def _final_answer(text: str, given: frozenset[str], anchors_only: bool = False) -> Reading:
     boxed = last_boxed(text)
     if boxed is not None and boxed.strip():
-        return Reading(boxed.strip(), "boxed")
+        return Reading(boxed.strip(), "boxed", committed=anchors_only)
+    structured = structured_answer(text)
+    if structured is not None and structured.strip():
+        return Reading(structured.strip().strip("$").strip(), "answer_phrase", committed=anchors_only)
     anchors = [m for m in phrases.pattern("answer").finditer(text) if phrases.value_start(text, m.end()) is not None]
+    if anchors_only:
+        if not anchors:
+            return Reading(None, "truncated")
+        start = phrases.value_start(text, anchors[-1].end()) or anchors[-1].end()
+        line = text[start:].lstrip(" \t*_:—–\r\n").split("\n", 1)[0]
+        answer = _answer_of_line(line, given)
+        return Reading(answer, "answer_phrase", committed=True) if answer else Reading(None, "truncated")
     for rule, found in (("answer_phrase", anchors), ("conclusion", _final_conclusions(text))):
         if not found:
             continue
@@ -110,11 +166,21 @@ def _final_answer(text: str, given: frozenset[str]) -> Reading:
         if rule == "answer_phrase":
             return Reading(None, "answer_phrase_without_answer")
     assigned = _final_assignment(text)
+    if assigned is None:  # a last line naming its roots in prose: "Уравнение имеет два корня: x₁ = 1 и x₂ = 3."
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        last = lines[-1] if lines else ""
+        assigned = _assigned_values(last) if not _MATH_PIECE.search(last) else None
     if assigned is not None:
         return Reading(assigned, "final_assignment")
     stated = _final_statement(text)
     if stated is not None:
         return Reading(stated, "final_statement")
+    bare = text.strip().rstrip(".").strip()
+    piece = _MATH_PIECE.fullmatch(bare)
+    if piece or (bare and len(bare) <= 40 and not re.search(r"[^\W\d_]{2,}", re.sub(r"\\[a-zA-Z]+", "", bare))):
+        value = next(g for g in piece.groups() if g is not None).strip() if piece else bare
+        if value:
+            return Reading(value, "bare_answer")  # the whole reply is the answer ("$\\frac{2}{3}$", "-4")
     return Reading(None, "no_answer")
 
 
@@ -128,8 +194,9 @@ def _final_statement(text: str) -> str | None:
     if not pieces or not re.fullmatch(r"[\s.!*_]*", lines[-1][pieces[-1].end() :]):
         return None  # no formula, or the sentence goes on after it
     lead = lines[-1][: pieces[-1].start()].rstrip(" *_")
-    words = re.findall(r"[^\W\d_]+|=", lead)
-    if not words or not (words[-1] == "=" or phrases.pattern("copula").fullmatch(words[-1])):
+    words = re.findall(r"[^\W\d_]+|[=:]", lead)
+    # "… je $\\frac{3}{8}$.", "… = $5$", "Řešení nerovnice: $x \\geq 3$." (a label, then the value)
+    if not words or not (words[-1] in ("=", ":") or phrases.pattern("copula").fullmatch(words[-1])):
         return None
     return next(g for g in pieces[-1].groups() if g is not None).strip() or None
 
@@ -194,11 +261,22 @@ _UNICODE_MATH = {"\u2212": "-", "–": "-", "·": "\\cdot ", "×": "\\times ", "
 _ROOT_NAME = r"(?:[a-zA-Z](?:_\{?\d+\}?)?|[a-zA-Z]_\{[^{}]*\})"
 
 
+def _ascii_math(text: str) -> str:
+    """Plain-text mathematics as LaTeX: "9pi" is 9\\pi, "sqrt(2)" \\sqrt{2}, "3*sqrt3" 3\\sqrt{3}."""
+    text = re.sub(r"(?<![\\a-zA-Z])pi(?![a-zA-Z])", r"\\pi ", text)
+    text = re.sub(r"(?<![\\a-zA-Z])sqrt\s*\(([^()]+)\)", r"\\sqrt{\1}", text)
+    text = re.sub(r"(?<![\\a-zA-Z])sqrt\s*(\d+)", r"\\sqrt{\1}", text)
+    return text
+
+
 def _slavic_notation(text: str) -> str:
     """Slavic ways of writing an answer, rewritten the way MATH writes its gold answers."""
+    text = _ascii_math(text)
+    text = re.sub(r"([a-zA-Z])([₀-₉]+)", lambda m: f"{m.group(1)}_{m.group(2).translate(_SUBSCRIPTS)}", text)
     for char, latex in _UNICODE_MATH.items():
         text = text.replace(char, latex)
-    text = re.sub(r"(\d)\{,\}(\d)", r"\1.\2", text)  # 3{,}5: LaTeX's decimal comma
+    text = re.sub(r"(\d)\{,\}(?=[\d(\\])", r"\1.", text)  # 3{,}5, 0{,}(6): LaTeX's decimal comma
+    text = re.sub(r"^\s*(-?\d+)\s+(\d+)\s*/\s*(\d+)\s*$", r"\1\\frac{\2}{\3}", text)  # "2 1/3": a mixed number
     text = re.sub(r"(\d)(?:\\[,;: ]|~|\\thinspace\s?)(\d{3})(?!\d)", r"\1\2", text)  # 1\,000
     text = re.sub(r"(\d)(?:\\[,;: ]|~|\\thinspace\s?)(\d{3})(?!\d)", r"\1\2", text)
     text = text.replace("\\ ", " ").replace("\\,", " ").replace("\\;", " ").replace("\\quad", " ")
@@ -211,6 +289,9 @@ def _slavic_notation(text: str) -> str:
         text = re.sub(r"(\d),(\d)", r"\1.\2", text)
         text = text.replace(";", ",")
     alternatives = "|".join(re.escape(w) for w in phrases.phrases("alternative"))
+    # "1 или 3", "1 i 3": a list of values joined by words
+    word = rf"\\text\{{\s*(?:{alternatives})\s*\}}|\s(?:{alternatives})\s"
+    text = re.sub(rf"(?<=[\d}}])\s*(?:{word})\s*(?=[-\d\\])", ", ", text)
     joiner = rf"\s*(?:,|\\text\{{\s*(?:{alternatives})\s*\}}|\s(?:{alternatives})\s)\s*"
     parts = re.split(rf"{joiner}(?={_ROOT_NAME}\s*=)", text)
     if len(parts) > 1 and all(re.match(rf"\s*{_ROOT_NAME}\s*=", p) for p in parts):
@@ -229,6 +310,8 @@ def normalize(answer: str, lang: str = "en") -> str:
     text = text.replace("\\$", "").replace("$", "")
     text = re.sub(r"\\(?:text|mbox|mathrm)\{\s*[^\W\d_. ][^\W\d_. ]*(?:[. ]+[^\W\d_]*)*\.?\s*\}$", "", text).strip()
     text = text.replace("\\%", "").replace("%", "")
+    if re.fullmatch(r"[a-zA-Z](?:_\{?[\w,]+\}?)?(?:\([a-zA-Z]\))?\s*=\s*-?[\d \u00a0\u202f]+,\d+", text):
+        text = text.split("=", 1)[1].strip()  # "x = 2,25": the decimal comma after an assignment
     if lang in SLAVIC_DECIMAL_COMMA and re.fullmatch(r"-?[\d \u00a0\u202f]+,\d+", text):
         text = text.replace(",", ".")
     if re.fullmatch(r"-?\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+(?:\.\d+)?", text):
@@ -245,7 +328,98 @@ def normalize(answer: str, lang: str = "en") -> str:
         text = "\\frac{1}{2}"
     text = _fix_slash(text)
     text = text.rstrip(".")
-    return text
+    return _kinds(text)
+
+
+# -- notations a grader accepts as the same answer ------------------------------------------------------------
+_EMPTY = re.compile(r"\\(?:varnothing|emptyset)|∅|\\\{\\\}|\{\}")
+_OP = r"(<=|>=|\\leq?|\\geq?|\\lt|\\gt|<|>)"
+_VALUE = r"([^<>=,;\\]*(?:\\(?:infty|frac\{[^{}]*\}\{[^{}]*\}|sqrt\{[^{}]*\}|pi)[^<>=,;\\]*)*)"
+
+
+def _bound(op: str) -> tuple[bool, bool]:
+    """(is it a lower bound of x when x stands on its left, is it closed)."""
+    return op in (">", ">=", "\\ge", "\\geq", "\\gt"), op in ("<=", ">=", "\\le", "\\leq", "\\ge", "\\geq")
+
+
+def _inequality(text: str) -> str | None:
+    """ "x>2" -> (2,\\infty), "-1\\lex<3" -> [-1,3); None when `text` is no inequality in one variable."""
+    double = re.fullmatch(rf"{_VALUE}{_OP}[a-zA-Z]{_OP}{_VALUE}", text)
+    if double and double.group(1) and double.group(4):
+        low, op1, op2, high = double.groups()
+        if _bound(op1)[0] or _bound(op2)[0]:
+            return None  # "5 > x > 1": rare; left to math-verify
+        return f"{'[' if _bound(op1)[1] else '('}{low},{high}{']' if _bound(op2)[1] else ')'}"
+    single = re.fullmatch(rf"[a-zA-Z]{_OP}{_VALUE}", text) or re.fullmatch(rf"{_VALUE}{_OP}[a-zA-Z]", text)
+    if not single:
+        return None
+    if text[0].isalpha() and text[1:2] in "<>\\":
+        op, value = single.groups()
+        lower, closed = _bound(op)
+    else:
+        value, op = single.groups()
+        lower, closed = not _bound(op)[0], _bound(op)[1]
+    if not value:
+        return None
+    if lower:
+        return f"{'[' if closed else '('}{value},\\infty)"
+    return f"(-\\infty,{value}{']' if closed else ')'}"
+
+
+def _periodic(text: str) -> str | None:
+    """ "0,(3)", "0.(3)", "0.\\overline{3}", "1.2(7)": a periodic decimal as its fraction."""
+    match = re.fullmatch(r"(-?)(\d+)[.,](\d*)(?:\((\d+)\)|\\overline\{(\d+)\}|\\dot\{(\d)\})", text)
+    if not match:
+        return None
+    sign, whole, fixed, *period = match.groups()
+    repeat = next(p for p in period if p)
+    numerator = int(whole + fixed + repeat) - int(whole + fixed)
+    value = Fraction(numerator, (10 ** len(repeat) - 1) * 10 ** len(fixed))
+    return _fraction_text(-value if sign else value)
+
+
+def _fraction_text(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    sign = "-" if value < 0 else ""
+    return f"{sign}\\frac{{{abs(value.numerator)}}}{{{value.denominator}}}"
+
+
+def _kinds(text: str) -> str:
+    """The notations a careful grader accepts as the same answer, brought to one: the empty set in any
+    spelling, an inequality in one variable as its interval (or a union of them), ℝ as (-∞,∞), a mixed number
+    (2\\frac{1}{2}) and a periodic decimal (0,(3)) as their fraction, a set or list of plain values in
+    increasing order without its braces."""
+    if _EMPTY.fullmatch(text) or text.lower() in ("\\text{nosolution}", "nosolution", "\\text{nosolutions}"):
+        return "\\varnothing"
+    text = re.sub(r"\\mathbb\{?R\}?|ℝ", lambda _: "(-\\infty,\\infty)", text)
+    parts = re.split(r"\\cup|\\vee|\\text\{[^{}]*\}|или|або|lub|albo|nebo|anebo|or", text)
+    if len(parts) == 1 and "," in text:
+        parts = text.split(",")  # "x \\le -1, x \\ge 2": two inequalities listed
+    intervals = [_inequality(p) for p in parts] if re.search(_OP, text) else []
+    if intervals and all(intervals):
+        return "\\cup".join(i for i in intervals if i)
+    mixed = re.fullmatch(r"(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}", text)
+    if mixed and int(mixed.group(4)) != 0 and int(mixed.group(3)) < int(mixed.group(4)):
+        value = int(mixed.group(2)) + Fraction(int(mixed.group(3)), int(mixed.group(4)))
+        return _fraction_text(-value if mixed.group(1) else value)
+    periodic = _periodic(text)
+    if periodic is not None:
+        return periodic
+    braced = re.fullmatch(r"\\\{(.*)\\\}|\{(.*)\}", text)
+    inner = next((g for g in braced.groups() if g is not None), None) if braced else None
+    members = (inner if inner is not None else text).split(",")
+    if len(members) > 1 and all(re.fullmatch(r"-?\d+(?:\.\d+)?|-?\\frac\{\d+\}\{\d+\}", m) for m in members):
+        return ",".join(sorted(members, key=_member_value))
+    return inner if inner is not None and "," not in inner else text
+
+
+def _member_value(member: str) -> Fraction:
+    frac = re.fullmatch(r"(-?)\\frac\{(\d+)\}\{(\d+)\}", member)
+    if frac:
+        value = Fraction(int(frac.group(2)), int(frac.group(3)))
+        return -value if frac.group(1) else value
+    return Fraction(member)
 
 
 # -- symbolic check in a worker process ---------------------------------------------------------------

@@ -28,6 +28,12 @@ Readings (each returns an `evalkit.scoring.replies.Reading` naming the rule that
   not read; a correction after the answer ("Ой, я ошибся: правильно будет 48") replaces it;
 * `read_final` — the headline reading a grader signs off: the anchored answer when the reply has an
   anchor, the last number otherwise.
+
+A multiplier word is part of its number ("1,2 млн" is 1200000, "15 tys." 15000; phrases `thousand`, `million`,
+`billion`). A reply that stops mid-way (`replies.stops_midway`) keeps only an anchored answer on a line before
+its last; one that ends in a loop (`replies.degenerate`) or hedges its answer (`replies.hedged`) has none. An
+anchored answer is `committed` (it survives a cut by the token limit, `replies.read_after_cut`) unless it is
+followed by a question mark ("ответ: 42? Проверим…").
 """
 
 from __future__ import annotations
@@ -38,7 +44,15 @@ from decimal import Decimal, InvalidOperation
 
 from evalkit.scoring import phrases
 from evalkit.scoring.phrases import value_start
-from evalkit.scoring.replies import Reading, read_visible, visible_reply
+from evalkit.scoring.replies import (
+    Reading,
+    cut_line_start,
+    degenerate,
+    hedged,
+    read_visible,
+    stops_midway,
+    visible_reply,
+)
 
 SLAVIC_DECIMAL_COMMA = {"ru", "pl", "uk", "cs", "sr", "bg", "be", "sk", "sl", "hr", "bs", "mk"}
 _SPACES = " \u00a0\u202f\u2009"
@@ -156,12 +170,33 @@ def _compounds(text: str, numbers: list[Number]) -> list[Number]:
             index += used
         else:
             index += 1
+        number = _multiplied(text, number)
         before = text[max(0, number.start - 12) : number.start]
         if not number.value.startswith("-") and re.search(rf"(?:{phrases.pattern('minus').pattern})\s*$", before,
                                                            re.IGNORECASE):  # fmt: skip
             number = Number(canonical(-Decimal(number.value)), number.start, number.end, "a minus in words")
         merged.append(number)
     return merged
+
+
+_MULTIPLIERS = (("billion", 10**9), ("million", 10**6), ("thousand", 1000))
+
+
+def _multiplied(text: str, number: Number) -> Number:
+    """A number with a multiplier word after it: "1,2 млн" is 1200000, "15 tys. zł" 15000, "3 тис." 3000, "15k"."""
+    after = text[number.end : number.end + 20]
+    if re.match(r"[kK](?!\w)", after):
+        value, length = Decimal(number.value) * 1000, 1
+    else:
+        for name, factor in _MULTIPLIERS:
+            match = re.match(rf"[ \u00a0\u202f]?(?:{phrases.pattern(name).pattern})", after, re.IGNORECASE)
+            if match:
+                value, length = Decimal(number.value) * factor, len(re.sub(r"\s+(?:Kč|korun)$", "", match.group()))
+                break
+        else:
+            return number
+    note = f"'{text[number.start : number.end + length].strip()}' read as {canonical(value)}"
+    return Number(canonical(value), number.start, number.end + length, note)
 
 
 def _joined(text: str, numbers: list[Number]) -> tuple[Number, int] | None:
@@ -280,12 +315,19 @@ def _restated(segment: str, numbers: list[Number]) -> Found | None:
     return None
 
 
+# a unit or currency written after a number inside a calculation ("120 Kč = 360 Kč", "5 км + 3 км")
+_UNIT_IN_GAP = re.compile(r"^\s*(?:[^\W\d_]{1,5}\.?|[$€£₽₴%])(?=\s*(?:[=+\-−×·*/:÷]|\\cdot|\\times))")
+
+
 def _equation(segment: str, numbers: list[Number]) -> Found | None:
     """An answer written as a calculation: its result ("15 + 27 = 42"), or the value of a fraction ("3/4")."""
     chain_end, index = numbers[0].end, 0
     last_equals: Number | None = None
     while index + 1 < len(numbers):
         gap = segment[chain_end : numbers[index + 1].start]
+        unit = _UNIT_IN_GAP.match(gap)
+        if unit and segment[numbers[index + 1].end :].lstrip().startswith(unit.group().strip()):
+            gap = gap[unit.end() :]  # "3 × 120 Kč = 360 Kč": the same unit on both sides (not "2,25 h ≈ 2 h 15 min")
         if _EQUALS.fullmatch(gap):
             last_equals = numbers[index + 1]
         elif not _OPERATOR.fullmatch(gap) and not re.fullmatch(r"\s*[()]\s*|\s*\)\s*[+\-−×x·*/:÷]\s*\(?\s*", gap):
@@ -317,6 +359,10 @@ def _conclude(segment: str, lang: str, given: frozenset[str]) -> tuple[Number | 
         if number is not None:
             return _shifted(number, items[-1].end()), f"last_item_{how}"
     numbers = scan_numbers(segment, lang)
+    # a factor ("3 razy więcej, czyli 36", "в 2 раза больше: 24") is no answer when the segment has another number
+    times = phrases.pattern("times").pattern.replace(r"(?<!\w)", "")
+    numbers = [n for n in numbers if not re.match(rf"[ \u00a0]?(?:{times})", segment[n.end : n.end + 16],
+                                                   re.IGNORECASE)] or numbers  # fmt: skip
     found = _in_words(segment, numbers)
     if found is None and numbers:
         found = _restated(segment, numbers) or _equation(segment, numbers)
@@ -401,9 +447,34 @@ def _conclusion_reading(text: str, lang: str, given: frozenset[str]) -> tuple[Nu
     return Number(number.value, number.start + offset, number.end + offset, number.note), rule
 
 
+_COMMITTING = ("####", "boxed", "answer_phrase", "correction")
+
+
+def committing(rule: str) -> bool:
+    """Whether a rule reads a committed final answer (an anchor, not a conclusion or a last number)."""
+    return rule.startswith(_COMMITTING)
+
+
 def _anchored(text: str, lang: str, given: frozenset[str]) -> tuple[Number | None, str, bool]:
     """(number, rule, decided) of the strict reading of visible text; `decided` is False when nothing in the
-    reply says where its answer is (no anchor, no refusal): the headline reading then takes the last number."""
+    reply says where its answer is (no anchor, no refusal): the headline reading then takes the last number.
+    A reply that stops mid-way (`stops_midway`) keeps only an answer committed on a line before the cut."""
+    if degenerate(text):
+        return None, "degenerate", True
+    number, rule, decided = _anchored_reading(text, lang, given)
+    if number is None and not decided:
+        last = scan_numbers(text, lang)
+        number_at = last[-1].start if last else None
+    else:
+        number_at = number.start if number is not None else None
+    if number_at is not None and hedged(text, number_at):
+        return None, "hedged", True  # "это либо 920, либо 800: не могу выбрать"
+    if stops_midway(text) and not (number is not None and committing(rule) and number.end <= cut_line_start(text)):
+        return None, rule if number is None and decided else "truncated", True
+    return number, rule, decided
+
+
+def _anchored_reading(text: str, lang: str, given: frozenset[str]) -> tuple[Number | None, str, bool]:
     anchors = _anchors(text)
     if anchors:
         phrase_start, value_start, kind = anchors[-1]
@@ -434,7 +505,7 @@ def given_numbers(problem: str, lang: str = "ru") -> frozenset[str]:
 
 def read_anchored(reply: str | None, lang: str = "ru", given: frozenset[str] = frozenset()) -> Reading:
     """The strict reading: the answer after the last anchor, read to its conclusion (None without one)."""
-    return read_visible(reply, lambda text: _reading(*_anchored(text, lang, given)[:2]))
+    return read_numbers(reply, lang, given).strict
 
 
 def extract_anchored(text: str | None, lang: str = "ru") -> str | None:
@@ -476,7 +547,9 @@ def read_numbers(reply: str | None, lang: str = "ru", given: frozenset[str] = fr
         return NumberReadings(nothing, nothing, nothing)
     text = visible.text
     number, rule, decided = _anchored(text, lang, given)
-    strict = _reading(number, rule)
+    # "ответ: 42? Проверим…" is a guess in a transcript, not a commitment that survives a cut
+    tentative = number is not None and re.match(r"[\s*_$]*\?", text[number.end : number.end + 6]) is not None
+    strict = replace(_reading(number, rule), committed=number is not None and committing(rule) and not tentative)
     final = strict if decided else _closing_number(text, lang, given)
     return NumberReadings(*(replace(r, reasoning_chars=visible.reasoning_chars)
                             for r in (final, strict, _last_number(text, lang))))  # fmt: skip

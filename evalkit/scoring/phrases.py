@@ -3,7 +3,8 @@ where the value an answer phrase opens begins (`value_start`, shared by the numb
 
 Each table lists, per class (`answer`, `choice`, `option`, `conclusion`, `correction`, `copula`, `check`,
 `conversion`, `elimination`, `affirmation`, `negation`, `alternative`, `currency`, `subunit`, `minus`,
-`refusal`, `next_item`), the words a model uses in
+`refusal`, `next_item`, `dangling`, `partial`, `no_documents`, `no_solution`, `thousand`, `million`,
+`billion`, `relevant_docs`, `except`, `hedge`, `times`), the words a model uses in
 that language. The readers
 match the phrases of every language at once: a model may reason in Polish and end with "The answer is (D)".
 Syntax (phrases/README.md): case-insensitive whole words, a space matches any whitespace, a trailing `*`
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,8 @@ PHRASE_DIR = Path(__file__).parent / "phrases"
 LANGUAGES = ("ru", "uk", "pl", "cs", "en")
 CLASSES = ("answer", "choice", "option", "conclusion", "correction", "copula", "check", "conversion",
            "elimination", "affirmation", "negation", "alternative", "currency", "subunit", "minus", "refusal",
-           "next_item")  # fmt: skip
+           "next_item", "dangling", "partial", "no_documents", "no_solution", "thousand", "million", "billion",
+           "relevant_docs", "except", "hedge", "times")  # fmt: skip
 
 
 @cache
@@ -81,11 +84,22 @@ def number_in_words(text: str) -> tuple[int, int, int] | None:
     return total + current, run[0].start(), run[-1].end()
 
 
+_FOLDED = {"ł": "l", "Ł": "L", "đ": "d"}
+
+
+def _letter(char: str) -> str:
+    """A letter that also matches its form without diacritics ("výsledek" is found in "Vysledek", "odpověď" in
+    "odpoved", "ещё" in "еще"): a model may write without them, or transliterate."""
+    base = _FOLDED.get(char) or unicodedata.normalize("NFD", char)[0]
+    return f"[{char}{base}]" if base != char and base.isalpha() else re.escape(char)
+
+
 def phrase_pattern(phrase: str) -> str:
-    """A phrase as a regular expression: whole words, flexible whitespace, optional trailing wildcard."""
+    """A phrase as a regular expression: whole words, flexible whitespace, optional trailing wildcard; letters
+    with diacritics match their bare forms too."""
     wildcard = phrase.endswith("*")
     text = phrase[:-1] if wildcard else phrase
-    body = r"\s+".join(re.escape(word) for word in text.split())
+    body = r"\s+".join("".join(_letter(char) for char in word) for word in text.split())
     if wildcard:
         body += r"\w*"
     start = r"(?<!\w)" if text[:1].isalnum() else ""
@@ -100,10 +114,50 @@ def phrases(name: str) -> tuple[str, ...]:
     return tuple(sorted(found, key=lambda p: (-len(p), p)))
 
 
+def _atoms(phrase: str) -> tuple[bool, list[str], str]:
+    """(starts with a letter or digit, the phrase's regex pieces one per character, its end boundary)."""
+    wildcard = phrase.endswith("*")
+    text = (phrase[:-1] if wildcard else phrase).lower()
+    atoms: list[str] = []
+    for index, word in enumerate(text.split()):
+        if index:
+            atoms.append(r"\s+")
+        atoms += [_letter(char) for char in word]
+    if wildcard:
+        atoms.append(r"\w*")
+    return text[:1].isalnum(), atoms, r"(?!\w)" if (text[-1:].isalnum() or wildcard) else ""
+
+
+_END = ""  # the trie key under which a phrase ends (no atom is empty)
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    """A trie of regex pieces as one regex: shared prefixes are matched once (an alternation of a hundred phrases
+    tried at every position is what made the readers slow); a longer phrase is tried before one it extends."""
+    branches = [atom + _trie_regex(child) for atom, child in sorted(node.items()) if atom != _END]
+    branches += sorted(node.get(_END, ()))
+    if len(branches) == 1:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")"
+
+
 @cache
 def pattern(name: str) -> re.Pattern[str]:
-    """One compiled alternation of a class's phrases in every language."""
-    return re.compile("|".join(f"(?:{phrase_pattern(p)})" for p in phrases(name)), re.IGNORECASE)
+    """One compiled alternation of a class's phrases in every language (`phrase_pattern` of each), built as a
+    trie so that matching costs about one phrase, not all of them."""
+    tries: dict[bool, dict[str, Any]] = {True: {}, False: {}}
+    for phrase in phrases(name):
+        starts_with_word, atoms, end = _atoms(phrase)
+        node = tries[starts_with_word]
+        for atom in atoms:
+            node = node.setdefault(atom, {})
+        node.setdefault(_END, set()).add(end)
+    parts = []
+    if tries[True]:
+        parts.append(r"(?<!\w)" + _trie_regex(tries[True]))
+    if tries[False]:
+        parts.append(_trie_regex(tries[False]))
+    return re.compile("|".join(f"(?:{part})" for part in parts) or "(?!)", re.IGNORECASE)
 
 
 _WORDS_TO_VALUE = 5

@@ -14,6 +14,7 @@ reply is read from its last `MAX_READ_CHARS` characters, where an answer ends.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -60,15 +61,50 @@ def visible_reply(reply: str | None) -> VisibleReply:
     return VisibleReply(_GARBAGE.sub("", tail), reasoning_chars=reasoning)
 
 
+_RUN = 8  # the same word this many times in a row, or a count this long, is a loop, not an answer
+
+
+def degenerate(text: str) -> bool:
+    """A small model stuck in a loop: its reply ends in one word repeated ("je je je je 5 5 5 5 5 …") or in a
+    count ("3 4 5 6 7 … 64"). What it repeats is no answer (lm-eval's flexible reading still takes its last
+    number: that reading ignores what a reply says)."""
+    words = re.findall(r"[^\s|*_#>]+", text[-3000:])
+    if len(words) < 2 * _RUN:
+        return False
+    words.reverse()  # the loop must run to the end of the reply
+    repeated = counted = 1
+    for later, word in zip(words, words[1:], strict=False):
+        if word.lower() == later.lower():
+            repeated += 1
+        elif word.isdigit() and later.isdigit() and int(word) + 1 == int(later):
+            counted += 1
+        else:
+            break
+        if repeated >= _RUN or counted >= 2 * _RUN:
+            return True
+    return False
+
+
 def _before_next_item(text: str) -> str:
     """The reply up to an invented next item: a line opening with "Задача:", "Question:"… after an answer."""
     labels = phrases.pattern("next_item").pattern
     label_line = rf"^[ \t>*_#]*(?:{labels})[ \t]*\d*[ \t]*[*_]*[:.][ \t]*\S"
     for match in re.finditer(label_line, text, re.IGNORECASE | re.MULTILINE):
         before = text[: match.start()]
-        if re.search(r"####|\\boxed", before) or phrases.pattern("answer").search(before):
+        if re.search(r"####|\\boxed", before) or phrases.pattern("answer").search(before) or _bare_answer(before):
             return before  # answered, then ran on into a new item ("Вопрос: на сколько…" mid-reasoning stays)
     return text
+
+
+_BARE = re.compile(
+    r"\s*(?:[(\[]?[A-JА-ЯІ][)\].]?|[-\u2212]?\d+(?:[.,]\d+)?(?:\s*\S{1,6})?|\$[^$\n]{1,80}\$|\\\([^\n]{1,80}\\\))[\s.]*"
+)
+
+
+def _bare_answer(before: str) -> bool:
+    """A base model continuing a few-shot prompt answers first, on a line of its own ("C", "(F)", "84",
+    "$\\frac{2}{3}$"), then writes the next item: what stands before the label is that answer."""
+    return bool(before.strip()) and _BARE.fullmatch(before) is not None
 
 
 @dataclass(frozen=True)
@@ -80,15 +116,111 @@ class Reading:
     rule: str
     reasoning_chars: int = 0
     notes: tuple[str, ...] = ()
+    #: the answer was committed (an answer phrase, `####`, a box, a choice verb, a correction; not on a last line
+    #: that stops mid-way): it stands even when the reply was cut by the token limit (`committed_before_cut`)
+    committed: bool = False
 
-    def fields(self, key: str) -> dict[str, str | int | None]:
+    def fields(self, key: str) -> dict[str, str | int | bool | None]:
         """The reading as `extracted` fields of a sample record: value under `key`, plus rule and notes."""
-        out: dict[str, str | int | None] = {key: self.value, "rule": self.rule}
+        out: dict[str, str | int | bool | None] = {key: self.value, "rule": self.rule}
         if self.reasoning_chars:
             out["reasoning_chars"] = self.reasoning_chars
         if self.notes:
             out["notes"] = "; ".join(self.notes)
+        if self.committed:
+            out["committed"] = True
+        if self.rule == "truncated":
+            out["truncated"] = True
         return out
+
+
+_OPEN_END = re.compile(
+    r"(?:[=+\-\u2212×·*/÷:,(\[{—–]|\\(?:times|cdot|div|frac|sqrt|left|quad|approx|le|ge|in)|\\frac\{[^{}]*\}|\^|_)$"
+)
+
+
+def stops_midway(text: str) -> bool:
+    """Whether a reply stops before it ends (a stream cut off, a token limit the server did not report): it ends
+    on an operator or an open formula ("$$15 \\times$$", "= "), a colon or comma, a dangling conjunction or
+    preposition ("…, але", "…, więc", phrases `dangling`), a restatement or conclusion word with nothing after it
+    ("…, czyli", "тобто", "Итого"), or an unclosed `$`, `\\(` or brace. Text ending on a word, a number, a letter
+    or a closing mark is read as finished."""
+    tail = text.rstrip().rstrip("*_ \t")
+    tail = re.sub(r"\n[-=*_ \t]{3,}$", "", tail).rstrip().rstrip("*_ \t")  # a closing rule ("---") ends nothing
+    if not tail:
+        return False
+    last_line = tail[tail.rfind("\n") + 1 :]
+    dollars = last_line.replace("\\$", "").replace("$$", "$")  # a display "$$" opens or closes like one "$"
+    braces = re.sub(r"\\[{}]", "", last_line)  # "\\left\\{ … \\right." is a closed formula
+    if dollars.count("$") % 2 and "\\" in dollars[dollars.rfind("$") :] or \
+            last_line.count("\\(") > last_line.count("\\)") or braces.count("{") > braces.count("}"):  # fmt: skip
+        return True  # a formula opened and never closed ("$x = \\frac{3", "\\(15 \\cdot")
+    core = re.sub(r"(?:\$\$|\$|\\\]|\\\))$", "", tail).rstrip()
+    if _OPEN_END.search(core):
+        return True
+    if re.search(rf"(?:^|(?<=[\s,(]))(?:{phrases.pattern('conversion').pattern})$", tail, re.IGNORECASE) and \
+            tail.endswith("."):  # fmt: skip
+        return True  # "…, tj." / "т. е.": a restatement abbreviation with nothing after it
+    if tail[-1] in ".!?)]}»\"'`|" or tail[-1].isdigit():
+        return False
+    words = re.search(r"(?<![\w.,/·*^])(?:[^\W\d_]+[.\s]*){1,3}$", tail)
+    if words is None:
+        return False
+    ending = words.group().rstrip(". \t")
+    opener = r"(?:^|(?<=[,;:.!?\n—–(]))\s*"  # a conclusion word stands alone: "…, итого" but not "84 Kč celkem"
+    for name, lead, flags in (("dangling", "", 0), ("conversion", "", re.IGNORECASE), ("copula", "", re.IGNORECASE),
+                              ("conclusion", opener, re.IGNORECASE)):  # fmt: skip
+        scope = tail[: len(tail) - len(words.group()) + len(ending)] if lead else ending
+        found = re.search(rf"{lead}(?:{phrases.pattern(name).pattern})$", scope, flags)
+        if found is None:
+            continue
+        # the dangling words count in lower case only: "Odpověď: A" ends on a letter, not on the Czech "a"; a
+        # one-letter word right after a number is its unit ("12 с", "5 s")
+        unit = len(found.group()) == 1 and re.search(r"\d\s*$", tail[: words.start() + found.start()]) is not None
+        if (found.group().islower() and not unit) if name == "dangling" else len(found.group().strip()) >= 2:
+            return True
+    return False
+
+
+def hedged(text: str, position: int) -> bool:
+    """Whether the reply hedges the answer read at `position`: from the start of its sentence to the end of its
+    paragraph it says it cannot choose or is not sure ("это либо 920, либо 800 — не могу выбрать", "Trudno
+    powiedzieć, prawdopodobnie 16 albo 17", "Nejsem si jistý"; phrases `hedge`). A hedge before that sentence
+    (doubts, then a committed answer) does not count."""
+    sentence = max(text.rfind("\n", 0, position), *(m.end() for m in re.finditer(r"[.!?]\s", text[:position])), 0)
+    paragraph_end = text.find("\n\n", position)
+    end = paragraph_end if paragraph_end >= 0 else len(text)
+    return phrases.pattern("hedge").search(text, sentence, end) is not None
+
+
+def structured_answer(text: str) -> str | None:
+    """The answer of a reply given as a JSON object (`{"answer": "\\\\frac{\\\\pi}{4}"}`, `{"ответ": 42}`, maybe in a
+    fence): the value of its last key that is an answer phrase ("answer", "final_answer", "ответ", "odpověď").
+    JSON strings are decoded, so escaped backslashes of LaTeX come out as written."""
+    if "{" not in text or '"' not in text:
+        return None
+    found = None
+    for start in [m.start() for m in re.finditer(r"\{", text)][:20]:
+        depth = 0
+        for end in range(start, min(len(text), start + 5000)):
+            depth += {"{": 1, "}": -1}.get(text[end], 0)
+            if depth == 0:
+                try:
+                    value = json.loads(text[start : end + 1])
+                except ValueError:
+                    break
+                if isinstance(value, dict):
+                    for key, item in value.items():
+                        name = str(key).replace("_", " ").strip()
+                        if phrases.pattern("answer").fullmatch(name) and isinstance(item, (str, int, float)):
+                            found = str(item)
+                break
+    return found
+
+
+def cut_line_start(text: str) -> int:
+    """Where the last non-empty line of a text begins: what stands on it may have been cut off."""
+    return text.rstrip().rfind("\n") + 1
 
 
 def read_visible(reply: str | None, read: Callable[[str], Reading]) -> Reading:
@@ -98,6 +230,26 @@ def read_visible(reply: str | None, read: Callable[[str], Reading]) -> Reading:
     if visible.unread is not None:
         return Reading(None, visible.unread, visible.reasoning_chars)
     return replace(read(visible.text), reasoning_chars=visible.reasoning_chars)
+
+
+def read_after_cut(extracted: Mapping[str, Any], key: str) -> tuple[dict[str, Any], bool]:
+    """A reading of a reply that the token limit cut (finish_reason "length"): (its `extracted` fields, whether
+    its answer stands). The answer stands only when it was committed before the cut (an answer phrase, `####`,
+    a box, a choice verb or a correction, `Reading.committed`: rule `committed_before_cut`, the rule that read
+    it kept as `rule_before_cut`); otherwise the reply is no answer (rule `truncated`, flag `truncated`),
+    whatever a last number or an option analysis cut mid-way would suggest (the value read is kept as
+    `read_before_cut`)."""
+    out = dict(extracted)
+    if extracted.get("committed") and extracted.get(key) is not None:
+        out.update(rule="committed_before_cut", rule_before_cut=extracted.get("rule"))
+        return out, True
+    if extracted.get(key) is not None:
+        out["read_before_cut"] = extracted[key]
+    # a reply cut inside its reasoning keeps that more precise name
+    rule = "unterminated_reasoning" if extracted.get("rule") == "unterminated_reasoning" else "truncated"
+    out.update({key: None, "rule": rule, "truncated": True})
+    out.pop("committed", None)
+    return out, False
 
 
 def reading_summary(extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -110,6 +262,9 @@ def reading_summary(extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "reading_rules": dict(sorted(rules.items())),
         "n_unterminated_reasoning": rules.get("unterminated_reasoning", 0),
         "n_empty": rules.get("empty", 0),
+        # replies read as no answer because they stop mid-way (cut by the token limit, or visibly unfinished)
+        "truncated": sum(bool(e.get("truncated")) for e in extracted),
+        "committed_before_cut": rules.get("committed_before_cut", 0),
         "n_with_reasoning": len(with_reasoning),
         "mean_reasoning_chars": round(sum(with_reasoning) / len(with_reasoning), 1) if with_reasoning else 0.0,
     }

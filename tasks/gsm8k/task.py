@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.scoring.numbers import canonical_target, given_numbers, read_numbers
-from evalkit.scoring.replies import reading_summary
+from evalkit.scoring.replies import read_after_cut, reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
@@ -127,6 +127,24 @@ class GSM8K(Task):
                 "no_answer": float(final.value is None),
             },
         )
+
+    def score_truncated(self, sample: Sample, score: Score, lang: str) -> Score:
+        """Cut by the token limit: only an answer committed before the cut stands (the flexible reading stays
+        lm-eval's, which reads the last number whatever the finish reason)."""
+        extracted, stands = read_after_cut(score.extracted, "answer")
+        if stands:
+            return Score(extracted=extracted, values=dict(score.values))
+        extracted["strict"], extracted["strict_rule"] = None, "truncated"
+        values = {**score.values, "exact_match": 0.0, "exact_match_strict": 0.0, "no_answer": 1.0}
+        return Score(extracted=extracted, values=values)
+
+    def score_reading(self, sample: Sample, score: Score, value: str | None, rule: str, lang: str) -> Score:
+        """The headline scored from another reader's answer (the answer judge's, `--answer-judge`): `value` a
+        canonical number or None; the rules' reading is kept as `rules_answer` / `rules_rule`."""
+        extracted = {**score.extracted, "answer": value, "rule": rule, "rules_answer": score.extracted.get("answer"),
+                     "rules_rule": score.extracted.get("rule")}  # fmt: skip
+        values = {**score.values, "exact_match": float(value == sample.target), "no_answer": float(value is None)}
+        return Score(extracted=extracted, values=values)
 
     def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
         return Sample(id="audit", fields={}, target=(canonical_target(expected) or expected) if expected else "")

@@ -24,7 +24,7 @@ from typing import Any
 
 from evalkit.scoring.math_answers import is_equivalent, last_boxed, read_math_answer
 from evalkit.scoring.numbers import given_numbers
-from evalkit.scoring.replies import reading_summary
+from evalkit.scoring.replies import read_after_cut, reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
@@ -79,6 +79,24 @@ class MATH(Task):
             extracted={**reading.fields("answer"), "decided_by": decided_by},
             values={"accuracy": float(correct), "no_answer": float(reading.value is None)},
         )
+
+    def score_truncated(self, sample: Sample, score: Score, lang: str) -> Score:
+        """Cut by the token limit: only a closed box or an answer line before the cut stands."""
+        extracted, stands = read_after_cut(score.extracted, "answer")
+        if stands:
+            return Score(extracted=extracted, values=dict(score.values))
+        extracted["decided_by"] = "no-answer"
+        return Score(extracted=extracted, values={**score.values, "accuracy": 0.0, "no_answer": 1.0})
+
+    def score_reading(self, sample: Sample, score: Score, value: str | None, rule: str, lang: str) -> Score:
+        """The answer scored from another reader's (the answer judge's, `--answer-judge`), compared as the rules'
+        reading is; the rules' reading is kept as `rules_answer` / `rules_rule`."""
+        correct, decided_by = is_equivalent(value, sample.target, lang)
+        extracted = {**score.extracted, "answer": value, "rule": rule, "decided_by": decided_by,
+                     "rules_answer": score.extracted.get("answer"),
+                     "rules_rule": score.extracted.get("rule")}  # fmt: skip
+        return Score(extracted=extracted, values={**score.values, "accuracy": float(correct),
+                                                  "no_answer": float(value is None)})  # fmt: skip
 
     def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
         return Sample(id="audit", fields={}, target=expected or "")

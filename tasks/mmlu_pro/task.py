@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.scoring.choices import LETTERS, read_choice
-from evalkit.scoring.replies import reading_summary
+from evalkit.scoring.replies import read_after_cut, reading_summary
 from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
@@ -114,6 +114,21 @@ class MMLUPro(Task):
             extracted=reading.fields("choice"),
             values={"accuracy": float(reading.value == sample.target), "no_answer": float(reading.value is None)},
         )
+
+    def score_truncated(self, sample: Sample, score: Score, lang: str) -> Score:
+        """Cut by the token limit: only a letter committed before the cut stands (not one from an option analysis)."""
+        extracted, stands = read_after_cut(score.extracted, "choice")
+        if stands:
+            return Score(extracted=extracted, values=dict(score.values))
+        return Score(extracted=extracted, values={**score.values, "accuracy": 0.0, "no_answer": 1.0})
+
+    def score_reading(self, sample: Sample, score: Score, value: str | None, rule: str, lang: str) -> Score:
+        """The letter scored from another reader's answer (the answer judge's, `--answer-judge`); the rules'
+        reading is kept as `rules_choice` / `rules_rule`."""
+        extracted = {**score.extracted, "choice": value, "rule": rule, "rules_choice": score.extracted.get("choice"),
+                     "rules_rule": score.extracted.get("rule")}  # fmt: skip
+        values = {**score.values, "accuracy": float(value == sample.target), "no_answer": float(value is None)}
+        return Score(extracted=extracted, values=values)
 
     def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
         n_options = int(row.get("n_options") or 10)

@@ -74,3 +74,31 @@ def test_bad_rows_are_named(tmp_path, capsys, row, message):
     path.write_text(row + "\n", encoding="utf-8")
     assert main(["audit-extraction", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["audit_replies_heldout9.jsonl", "audit_replies_heldout10.jsonl"])
+def test_fresh_sets_read_at_least_98_percent_per_metric_and_finish_reason(name):
+    """Issue 25's held-out sets: each headline metric (GSM8K exact_match, MMLU-Pro letter, MATH answer) at ≥ 98%,
+    for the replies served as finished ("stop") and as cut by the token limit ("length") alike."""
+    report = audit(read_rows(CASES / name), load_task)
+    groups: dict[tuple[str, str], list[bool]] = {}
+    for result in report.results:
+        reason = str(result.row.raw.get("finish_reason", "stop"))
+        groups.setdefault((result.row.task, "all"), []).append(result.correct)
+        groups.setdefault((result.row.task, reason), []).append(result.correct)
+    assert {task for task, _ in groups} == set(TASKS)
+    for key, correct in groups.items():
+        assert sum(correct) >= 0.98 * len(correct), (key, [m.row.where for m in report.misses()])
+
+
+def test_a_length_row_is_re_read_as_the_runner_re_reads_it(tmp_path, capsys):
+    rows = [
+        {"lang": "ru", "task": "gsm8k", "output": "Итак, всего 17 рублей.", "expected": None,
+         "finish_reason": "length"},
+        {"lang": "ru", "task": "gsm8k", "output": "Итак, всего 17 рублей.", "expected": "17", "finish_reason": "stop"},
+        {"lang": "pl", "task": "mmlu_pro", "output": "Odpowiedź: (B)\n\nOpcja A jest", "expected": "B",
+         "finish_reason": "length"},
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert main(["audit-extraction", str(path), "--min-accuracy", "100"]) == 0, capsys.readouterr().out
