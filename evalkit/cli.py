@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="text: the judge writes its reasoning and a label (the reference tools' method); choice: "
                      "the verdict as one constrained choice read from the first token's logprobs (for small local "
                      "judges; a smoke test, not a measurement); auto (default): choice for local:*, else text")
+    run.add_argument("--answer-judge", default=None, metavar="MODEL",
+                     help="a second reader: this model is asked for the final answer of gsm8k / mmlu_pro / math items; "
+                     "both readings and their agreement are recorded (summary extra.answer_judge)")
+    run.add_argument("--answer-judge-scope", default="uncertain", choices=("uncertain", "all"),
+                     help="the items it reads: those the rules read with an uncertain rule (default) or all")
+    run.add_argument("--answer-judge-scored", action="store_true",
+                     help="score the answer judge's reading instead of the rules' (both are kept)")
     run.add_argument("--baseline", default=None, metavar="MODEL",
                      help="arena-hard-auto's name for --reference: the model Arena-Hard answers are judged against "
                      "(default: on the bundled samples `handwritten`, the answers written for them that ship; "

@@ -61,6 +61,9 @@ class RunConfig:
     judge: str | None = None
     judge_max_tokens: int = 1024
     judge_mode: str = "auto"
+    answer_judge: str | None = None
+    answer_judge_scope: str = "uncertain"
+    answer_judge_scored: bool = False
     baseline: str | None = None
     baseline_answers: Path | None = None
     arena_method: str | None = None

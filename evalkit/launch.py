@@ -34,6 +34,7 @@ from evalkit.plugins import BUILTIN_TASKS, available_tasks, load_task
 from evalkit.records import write_json
 from evalkit.references import DATASET, HANDWRITTEN
 from evalkit.runner import PreparedRun, RunSettings, needs_judge, prepare_run
+from evalkit.second_reading import SCOPES
 from evalkit.session import JudgeSettings, Session, run_all
 from evalkit.style_control import LENGTH_UNITS
 from evalkit.task import Task, is_hub_data
@@ -62,6 +63,7 @@ def validate(config: RunConfig) -> None:
                         "give a temperature above 0 (or leave it out: the task's sampling temperature)")  # fmt: skip
     for key, value, allowed in (("judge-mode", config.judge_mode, ("auto", *JUDGE_MODES)),
                                 ("arena-method", config.arena_method, ARENA_METHODS),
+                                ("answer-judge-scope", config.answer_judge_scope, SCOPES),
                                 ("style-control", config.style_control, LENGTH_UNITS)):  # fmt: skip
         if value is not None and value not in allowed:
             raise PlanError(f"--{key} {value!r}: choose one of {', '.join(allowed)}")
@@ -121,6 +123,8 @@ def plan_model(config: RunConfig, model: str, command: Sequence[str]) -> tuple[M
         limit=config.limit, generation_overrides=config.generation_overrides(), system_prompt=config.system_prompt,
         chat_template=config.chat_template, samples_per_item=config.samples, max_tokens_cap=config.max_tokens_cap,
         step=config.step, command=tuple(command),
+        answer_judge=str(parse_model_string(config.answer_judge)) if config.answer_judge else None,
+        answer_judge_scope=config.answer_judge_scope, answer_judge_scored=config.answer_judge_scored,
     )  # fmt: skip
     prepared = [prepare_run(task, lang, settings) for task, lang in pairs.chosen]
     prepared, notes = fold_roles(prepared, spec, explicit, lambda task, lang: prepare_run(task, lang, settings))

@@ -21,6 +21,7 @@ from evalkit.judging import Judge, JudgeInfo
 from evalkit.language import UNDETERMINED, detect_language, fidelity, in_language_metric, mismatched
 from evalkit.provenance import error_counts, library_versions
 from evalkit.records import git_sha, run_dir, write_json, write_jsonl
+from evalkit.second_reading import AnswerReader, applies, read_by_judge
 from evalkit.stats import mean_stderr
 from evalkit.task import Task
 from evalkit.types import (
@@ -51,6 +52,9 @@ class RunSettings:
     max_tokens_cap: int | None = None  # --max-tokens-cap N: no task generates more (the demo slice)
     step: float | None = None  # --step N: the training step of this checkpoint (extra.step, for `evalkit trend`)
     command: tuple[str, ...] = ()  # the command line that started the run, for summary.json
+    answer_judge: str | None = None  # --answer-judge MODEL: a second reader of every answer (evalkit.second_reading)
+    answer_judge_scope: str = "uncertain"  # which items it reads: "uncertain" (the rules' uncertain ones) or "all"
+    answer_judge_scored: bool = False  # the judge's reading is the scored one
 
 
 def with_system_prompt(messages: Sequence[Message], system_prompt: str | None) -> tuple[Message, ...]:
@@ -150,6 +154,9 @@ def run_config(prepared: PreparedRun, settings: RunSettings, judge: JudgeInfo | 
         **({"judge": judge.model, "judge_mode": judge.mode, "judge_max_tokens": judge.max_tokens}
            if judged and judge is not None else {}),
         **({"references": list(references)} if task.kind == "judged" else {}),
+        **({"answer_judge": settings.answer_judge, "answer_judge_scope": settings.answer_judge_scope,
+            "answer_judge_scored": settings.answer_judge_scored}
+           if settings.answer_judge and applies(task) else {}),
     }  # fmt: skip
 
 
@@ -333,8 +340,8 @@ def run_task(task: Task, lang: str, backend: Backend, settings: RunSettings, jud
     return execute_run(prepare_run(task, lang, settings), backend, settings, judge)
 
 
-def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
-                judge: Judge | None = None) -> RunSummary:  # fmt: skip
+def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings, judge: Judge | None = None,
+                reader: AnswerReader | None = None) -> RunSummary:  # fmt: skip
     """Send the requests (step by step), score the answers, ask the judge, write samples.jsonl + summary.json."""
     task, lang = prepared.task, prepared.lang
     started_at = datetime.now(timezone.utc)
@@ -346,6 +353,8 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
     reread_truncated(task, prepared.samples, steps, lang, scored)
     if judge is not None and task.judged_metrics:
         judge_all(prepared, steps, scored, judge)
+    second = read_by_judge(task, lang, prepared.samples, steps, scored, reader) \
+        if reader is not None and applies(task) else None  # fmt: skip
 
     mismatch = task.option("language_mismatch")
     records: list[SampleRecord] = []
@@ -391,6 +400,7 @@ def execute_run(prepared: PreparedRun, backend: Backend, settings: RunSettings,
         extra={"n_cached": sum(r.cached for r in records), **reply_counts([c for s in steps for c in s]),
                **({"step": settings.step} if settings.step is not None else {}),
                "fewshot": len(prepared.fewshot),
+               **({"answer_judge": second} if second is not None else {}),
                "samples_per_item": settings.samples_per_item,
                **({"judge": judge.model if judge else None, "judge_backend": judge.identity if judge else None,
                    "judge_mode": judge.mode if judge else None}

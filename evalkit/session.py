@@ -21,6 +21,7 @@ from evalkit.judging import CHOICE, TEXT, Judge
 from evalkit.modelspec import ModelSpec, parse_model_string
 from evalkit.references import AnswerSources
 from evalkit.runner import PreparedRun, RunSettings, execute_run
+from evalkit.second_reading import AnswerReader
 from evalkit.task import TaskDataError
 from evalkit.types import RunSummary
 
@@ -58,6 +59,7 @@ class Session:
         self._served: dict[str, ProgressBackend] = {}
         self._opened: list[Any] = []
         self._judge: Judge | None = None
+        self._reader: AnswerReader | None = None
 
     def __enter__(self) -> Session:
         return self
@@ -87,6 +89,17 @@ class Session:
         return self._judge
 
     @property
+    def answer_reader(self) -> AnswerReader | None:
+        """--answer-judge: the second reader of every answer (a judge model in text mode)."""
+        model = self.settings.answer_judge
+        if model is None:
+            return None
+        if self._reader is None:
+            judge = Judge(self.other_backend(model), str(parse_model_string(model)), max_tokens=256, mode=TEXT)
+            self._reader = AnswerReader(judge, self.settings.answer_judge_scope, self.settings.answer_judge_scored)
+        return self._reader
+
+    @property
     def judge_mode(self) -> str:
         return self.judging.mode_in_force
 
@@ -99,6 +112,11 @@ class Session:
                 _ = self.judge
             except BackendError as exc:
                 raise BackendError(f"judge {self.judging.judge}: {exc}") from None
+        if self.settings.answer_judge is not None:
+            try:
+                _ = self.answer_reader
+            except BackendError as exc:
+                raise BackendError(f"answer judge {self.settings.answer_judge}: {exc}") from None
 
     def run(self, prepared: PreparedRun) -> RunSummary | None:
         """Evaluate one task in one language through its flow."""
@@ -119,7 +137,7 @@ class Session:
 
 def _per_item(session: Session, prepared: PreparedRun) -> RunSummary:
     judge = session.judge if prepared.task.judged_metrics else None
-    return execute_run(prepared, session.backend(session.model), session.settings, judge)
+    return execute_run(prepared, session.backend(session.model), session.settings, judge, session.answer_reader)
 
 
 def _judged(session: Session, prepared: PreparedRun) -> RunSummary | None:
