@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from evalkit.judged import JudgedRun, Outcome, read_judgments
+from evalkit.records import TaskDataError, read_json_list
 from evalkit.references import DATASET, instruction_id
 from evalkit.runner import PreparedRun
 from evalkit.stats import estimate_difficulty, length_controlled_win_rate, nan_as_lowest, win_rate
-from evalkit.task import TaskDataError, read_json_list
 from evalkit.types import Completion, MetricValue, finite_number
 
 SWITCH_SEED = "123"

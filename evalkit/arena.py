@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.battles import VERDICT_OUTCOMES, answer_tokens
+from evalkit.records import TaskDataError, read_jsonl
 from evalkit.scoring.verdicts import parse_pairwise_verdict
 from evalkit.stats import ArenaScore, Battles, arena_v01, arena_v2
 from evalkit.style_control import style_battles, style_controlled, styles_from_answer_files
-from evalkit.task import TaskDataError, read_jsonl
 from evalkit.types import Completion
 
 METHODS = ("v0.1", "v2")

@@ -24,9 +24,9 @@ from evalkit.plan import (
     check_ranges,
     check_writable,
     clear,
-    config_difference,
     describe,
     fold_roles,
+    must_replace,
     planned_configs,
     select_pairs,
 )
@@ -199,13 +199,8 @@ def check_existing_bridged(names: Sequence[str], settings: RunSettings, overwrit
     for name in names:
         wanted = bridge_config(name, settings)
         for folder, found in existing_bridge_runs(settings.output_root, settings.model_slug, name):
-            changed = config_difference(found, wanted) if found else "made by an earlier evalkit without a config"
-            if changed is None:
-                continue
-            if not overwrite:
-                raise PlanError(f"{folder} holds a finished run with another configuration ({changed}); use another "
-                                "--name, or --overwrite to replace it")  # fmt: skip
-            replaced.append(folder)
+            if must_replace(folder, found or None, wanted, overwrite):
+                replaced.append(folder)
     return replaced
 
 

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.records import TaskDataError, read_jsonl
 from evalkit.stats import MTBenchScores, Rating, mt_bench_scores, nan_as_lowest
-from evalkit.task import TaskDataError, read_jsonl
 from evalkit.types import MetricValue
 
 #: Categories graded against a reference answer (FastChat llm_judge/common.py NEED_REF_CATS).

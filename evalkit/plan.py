@@ -220,16 +220,22 @@ def check_existing(prepared: Sequence[PreparedRun], configs: Sequence[Mapping[st
             old = json.loads(summary_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):
             old = {}
-        previous = old.get("config") if isinstance(old, dict) else None
-        changed = "made by an earlier evalkit without a recorded config" if not isinstance(previous, dict) \
-            else config_difference(previous, config)  # fmt: skip
-        if changed is None:
-            continue
-        if not overwrite:
-            raise PlanError(f"{folder} holds a finished run with another configuration ({changed}); use another "
-                            "--name, or --overwrite to replace it")  # fmt: skip
-        replaced.append(folder)
+        if must_replace(folder, old.get("config") if isinstance(old, dict) else None, config, overwrite):
+            replaced.append(folder)
     return replaced
+
+
+def must_replace(folder: Path, previous: Any, wanted: Mapping[str, Any], overwrite: bool) -> bool:
+    """Whether a finished run in `folder` (made with config `previous`) is to be replaced: False when it was made
+    with the same config (the run resumes), True with --overwrite, else the run is refused naming the difference."""
+    changed = "made by an earlier evalkit without a recorded config" if not isinstance(previous, Mapping) \
+        else config_difference(previous, wanted)  # fmt: skip
+    if changed is None:
+        return False
+    if not overwrite:
+        raise PlanError(f"{folder} holds a finished run with another configuration ({changed}); use another "
+                        "--name, or --overwrite to replace it")  # fmt: skip
+    return True
 
 
 def clear(folders: Sequence[Path]) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from evalkit.errors import UserError
+
 
 def current_umask() -> int:
     """The process umask, read without changing it where the OS lets us (/proc on Linux): os.umask can only be
@@ -103,3 +105,42 @@ def git_sha() -> str | None:
         return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+class TaskDataError(UserError, ValueError):
+    """Bad task input (file, item or field); the message names it."""
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read a JSONL file; any bad line raises TaskDataError naming the file and line."""
+    rows: list[dict[str, Any]] = []
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TaskDataError(f"{path}: cannot read ({exc.strerror})") from None
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Windows editors write one) is not data
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise TaskDataError(f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise TaskDataError(f"{path}:{number}: invalid JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise TaskDataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        row.setdefault("_line", number)
+        rows.append(row)
+    return rows
+
+
+def read_json_list(path: Path, what: str) -> list[Any]:
+    """A JSON file holding one list (alpaca_eval's outputs and annotations); errors name the file."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TaskDataError(f"{path}: cannot read {what} (a JSON list): {exc}") from None
+    if not isinstance(rows, list):
+        raise TaskDataError(f"{path}: {what} must be a JSON list")
+    return rows

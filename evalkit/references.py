@@ -20,9 +20,8 @@ from typing import Any
 
 from evalkit.backends.base import Backend
 from evalkit.modelspec import ModelSpecError, parse_model_string
-from evalkit.records import run_dir, write_jsonl
+from evalkit.records import TaskDataError, read_json_list, read_jsonl, run_dir, write_jsonl
 from evalkit.runner import PreparedRun, generate_steps
-from evalkit.task import TaskDataError, read_json_list, read_jsonl
 from evalkit.types import Completion, Sample
 
 DATASET = "dataset"

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from evalkit.battles import VERDICT_OUTCOMES, answer_text, answer_tokens
-from evalkit.task import TaskDataError, read_jsonl
+from evalkit.records import TaskDataError, read_jsonl
 
 STYLE_FEATURES = ("length", "headers", "lists", "bold")
 LENGTH_UNITS = ("characters", "tokens")

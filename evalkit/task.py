@@ -8,7 +8,6 @@ or from a local JSONL file in the same schema.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jinja2
 
-from evalkit.errors import UserError
+from evalkit.records import TaskDataError, read_jsonl
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 if TYPE_CHECKING:
     from evalkit.judging import JudgeQuery, Judgment
-
-
-class TaskDataError(UserError, ValueError):
-    """Bad task input (file, item or field); the message names it."""
 
 
 @dataclass(frozen=True)
@@ -49,41 +44,6 @@ class DataSource:
         config = f"/{self.config}" if self.config else ""
         space = "spaces/" if self.repo_type == "spaces" else ""
         return f"{space}{self.dataset_id}{config}@{self.revision[:12]} [{self.split}]"
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read a JSONL file; any bad line raises TaskDataError naming the file and line."""
-    rows: list[dict[str, Any]] = []
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise TaskDataError(f"{path}: cannot read ({exc.strerror})") from None
-    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Windows editors write one) is not data
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise TaskDataError(f"{path}:{number}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
-        except json.JSONDecodeError as exc:
-            raise TaskDataError(f"{path}:{number}: invalid JSON ({exc.msg}, column {exc.colno})") from None
-        if not isinstance(row, dict):
-            raise TaskDataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-        row.setdefault("_line", number)
-        rows.append(row)
-    return rows
-
-
-def read_json_list(path: Path, what: str) -> list[Any]:
-    """A JSON file holding one list (alpaca_eval's outputs and annotations); errors name the file."""
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TaskDataError(f"{path}: cannot read {what} (a JSON list): {exc}") from None
-    if not isinstance(rows, list):
-        raise TaskDataError(f"{path}: {what} must be a JSON list")
-    return rows
 
 
 def require_fields(row: Mapping[str, Any], names: Sequence[str], where: str) -> None:
