@@ -138,6 +138,11 @@ def _coerce(key: str, value: Any, kind: str, place: str) -> Any:
         if "None" in kind:
             return None
         raise fail("set")
+    if key == "stop":  # stop strings are taken as written: never split at commas, never stripped
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or any(not isinstance(x, str) or x == "" for x in items):
+            raise fail("a stop string or a list of them, none empty")
+        return tuple(items)
     if kind.startswith("tuple"):
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)):
@@ -212,16 +217,23 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         return {}, {}
     if not isinstance(values, dict) or node is None or not isinstance(node, yaml.MappingNode):
         raise ConfigError(f"{path}: expected a mapping of settings (key: value)")
-    lines = {str(k.value).replace("-", "_"): f"{path}:{k.start_mark.line + 1}" for k, _ in node.value}
+    lines: dict[str, str] = {}
+    for key_node, _ in node.value:
+        name, where = str(key_node.value).replace("-", "_"), f"{path}:{key_node.start_mark.line + 1}"
+        if name in lines:
+            raise ConfigError(f"{where}: {key_node.value!r} is set twice (also at {lines[name]})")
+        lines[name] = where
     return _flat(values, path), lines
 
 
 def _flat(values: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Keys as written, with dashes read as underscores (`cache-path` is `cache_path`)."""
-    flat = {}
+    flat: dict[str, Any] = {}
     for key, value in values.items():
         if not isinstance(key, str):
             raise ConfigError(f"{path}: key {key!r} is not a name")
+        if key.replace("-", "_") in flat:
+            raise ConfigError(f"{path}: {key!r} is set twice (as {key!r} and with underscores)")
         flat[key.replace("-", "_")] = value
     return flat
 

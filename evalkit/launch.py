@@ -6,9 +6,10 @@ The CLI, the config file and `evalkit.evaluate()` all end here with a RunConfig;
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evalkit.arena import METHODS as ARENA_METHODS
@@ -122,6 +123,7 @@ def plan_model(config: RunConfig, model: str, command: Sequence[str]) -> tuple[M
         output_root=config.output, model=str(spec), model_slug=config.name or spec.slug, data=config.data,
         limit=config.limit, generation_overrides=config.generation_overrides(), system_prompt=config.system_prompt,
         chat_template=config.chat_template, samples_per_item=config.samples, max_tokens_cap=config.max_tokens_cap,
+        chat_template_sha256=hashlib.sha256(template_text.encode()).hexdigest() if template_text else None,
         step=config.step, command=tuple(command),
         answer_judge=str(parse_model_string(config.answer_judge)) if config.answer_judge else None,
         answer_judge_scope=config.answer_judge_scope, answer_judge_scored=config.answer_judge_scored,
@@ -134,8 +136,8 @@ def plan_model(config: RunConfig, model: str, command: Sequence[str]) -> tuple[M
                             references=references, reference_answers=reference_answers)  # fmt: skip
     judge_info = JudgeInfo(str(judge_spec), judging.mode_in_force, config.judge_max_tokens) if judge_spec else None
     configs = planned_configs(prepared, settings, judge_info, references)
-    replaced = [] if config.dry_run else check_existing(prepared, configs, settings, config.overwrite)
-    if bridged and not config.dry_run:
+    replaced = check_existing(prepared, configs, settings, config.overwrite)
+    if bridged:
         replaced += check_existing_bridged(bridged, settings, config.overwrite)
     return ModelPlan(spec, settings, options, prepared, pairs, notes, bridged, replaced), judging
 
@@ -151,11 +153,12 @@ def launch(config: RunConfig, command: Sequence[str] = (), say: Say | None = Non
         os.environ["EVALKIT_ALLOW_UNISOLATED"] = "1"  # read by evalkit.code_task, also in worker threads
     cache_path = None if config.no_cache else (config.cache_path or default_cache_path())
     plans = [plan_model(config, model, command) for model in config.model]
+    check_writable(config.output, cache_path)
     if config.dry_run:
         for plan, judging in plans:
             describe_plan(plan, judging, config, say or (lambda line: None))
         return []
-    check_writable(config.output, cache_path)
+    preflight(plans, config)
     bridge_plans = []
     for plan, _ in plans:
         bridge_plan = None
@@ -202,6 +205,30 @@ def check_existing_bridged(names: Sequence[str], settings: RunSettings, overwrit
             if must_replace(folder, found or None, wanted, overwrite):
                 replaced.append(folder)
     return replaced
+
+
+def preflight(plans: Sequence[tuple[ModelPlan, JudgeSettings]], config: RunConfig) -> None:
+    """Every OpenAI-compatible server the run will use (each model's, the judge's, the answer judge's) answers and
+    takes the key before the first request of the first model (the embedded and vLLM backends start with their
+    model's turn)."""
+    from evalkit.backends import BackendError, build_backend  # noqa: PLC0415
+
+    seen: set[str] = set()
+    for plan, judging in plans:
+        roles = [("model", plan.spec, plan.options)]
+        if judging.judge is not None:
+            roles.append(("judge", judging.judge, replace(plan.options, chat_template=None, engine_args={})))
+        if config.answer_judge:
+            spec = parse_model_string(config.answer_judge)
+            roles.append(("answer judge", spec, replace(plan.options, chat_template=None, engine_args={})))
+        for role, spec, options in roles:
+            if spec.kind != "openai" or str(spec) in seen:
+                continue
+            seen.add(str(spec))
+            try:
+                build_backend(spec, options).close()
+            except BackendError as exc:
+                raise BackendError(f"{role} {spec}: {exc}") from None
 
 
 def describe_plan(plan: ModelPlan, judging: JudgeSettings, config: RunConfig, say: Say) -> None:

@@ -22,8 +22,9 @@ from typing import Any
 from evalkit import __version__
 from evalkit.errors import UserError
 from evalkit.plugins import load_task
+from evalkit.provenance import error_counts
 from evalkit.records import write_json, write_jsonl
-from evalkit.runner import aggregate, breakdown, item_scores
+from evalkit.runner import aggregate, breakdown, file_sha256, item_groups, item_scores
 from evalkit.task import Task, read_jsonl
 from evalkit.types import Message, MetricValue, Sample, SampleRecord, Score, Usage
 
@@ -97,9 +98,18 @@ def rescore_folder(folder: Path, plugins: Sequence[Path] = (), write: bool = Tru
         if name in task.options:
             task.set_option(name, str(value))
     data_info = summary.get("data") or {}
+    recorded_hash = data_info.get("sha256")
+    if data_info.get("source") == "local" and recorded_hash and Path(str(data_info.get("path"))).is_file() \
+            and file_sha256(Path(str(data_info["path"]))) != recorded_hash:  # fmt: skip
+        raise RescoreError(f"{folder}: the data file {data_info['path']} has changed since the run (sha256 differs): "
+                           "its items and gold answers are not the ones the replies answered")  # fmt: skip
     items = {s.id: s for s in task.load(lang, _data_argument(task, data_info), data_info.get("limit"))}
     rows = read_jsonl(folder / "samples.jsonl")
     records = [_record(row) for row in rows]
+    recorded_n = summary.get("n")
+    if isinstance(recorded_n, int) and len({r.id for r in records}) != recorded_n:
+        raise RescoreError(f"{folder}: samples.jsonl holds {len({r.id for r in records})} items, the summary "
+                           f"{recorded_n}: the records are not the run's (run it again instead)")  # fmt: skip
     missing = sorted({r.id for r in records} - set(items))
     if missing:
         raise RescoreError(f"{folder}: items {', '.join(missing[:5])} are no longer in the data the run used")
@@ -109,7 +119,11 @@ def rescore_folder(folder: Path, plugins: Sequence[Path] = (), write: bool = Tru
         if record.error is not None:
             new_records.append(record)
             continue
-        score = _read_again(task, items[record.id], record, lang)
+        try:
+            score = _read_again(task, items[record.id], record, lang)
+        except Exception as exc:  # noqa: BLE001 - one item's crash is that item's error, as in a run
+            new_records.append(replace(record, scores={}, error=f"scoring failed: {type(exc).__name__}: {exc}"))
+            continue
         judged = {m: v for m, v in record.scores.items() if m in task.judged_metrics}
         extracted = {**score.extracted, **{k: v for k, v in record.extracted.items()
                                            if k in ("language", "language_mismatch") or k.startswith("judge")}}
@@ -126,8 +140,14 @@ def rescore_folder(folder: Path, plugins: Sequence[Path] = (), write: bool = Tru
     old_metrics = summary.get("metrics") or {}
     if "in_language" in old_metrics:  # language fidelity is not a reading: kept as measured
         metrics["in_language"] = MetricValue(old_metrics["in_language"]["value"], old_metrics["in_language"]["stderr"])
+    groups = item_groups(new_records)
+    n_errors = sum(any(r.error is not None for r in g) for g in groups)
     after = {
         **summary,
+        "status": "complete" if n_errors == 0 else "incomplete", "n": len(groups), "n_errors": n_errors,
+        "error_rate": round(n_errors / len(groups), 6) if groups else 0.0,
+        "errors": error_counts(r.error for r in new_records),
+        "n_truncated": sum(r.finish_reason == "length" for r in new_records),
         "metrics": {name: m.to_dict() for name, m in metrics.items()},
         "breakdown": {k: dict(v) for k, v in breakdown(per_item, task.breakdowns).items()},
         "extra": {**(summary.get("extra") or {}), **task.summary_extra([r.extracted for r in new_records]),

@@ -48,6 +48,7 @@ class RunSettings:
     generation_overrides: Mapping[str, Any] = field(default_factory=dict)
     system_prompt: str | None = None
     chat_template: str | None = None  # the name or path the user gave, for the summary
+    chat_template_sha256: str | None = None  # of the template's text: the same path with other contents differs
     samples_per_item: int = 1  # --samples N: N completions per item (replicas), for pass@k
     max_tokens_cap: int | None = None  # --max-tokens-cap N: no task generates more (the demo slice)
     step: float | None = None  # --step N: the training step of this checkpoint (extra.step, for `evalkit trend`)
@@ -150,6 +151,7 @@ def run_config(prepared: PreparedRun, settings: RunSettings, judge: JudgeInfo | 
         "model": settings.model, "task_version": task.version, "data": dict(prepared.data_info),
         "generation_config": prepared.config.to_dict(), "system_prompt": settings.system_prompt,
         "chat_template": settings.chat_template, "samples_per_item": settings.samples_per_item,
+        **({"chat_template_sha256": settings.chat_template_sha256} if settings.chat_template_sha256 else {}),
         "task_options": dict(task.option_values),
         **({"judge": judge.model, "judge_mode": judge.mode, "judge_max_tokens": judge.max_tokens}
            if judged and judge is not None else {}),

@@ -58,9 +58,9 @@ class Run:
     def status(self) -> str:
         """`complete` or `incomplete` as the summary says; summaries from before the field: by n_errors."""
         status = self.summary.get("status")
-        if status in ("complete", "incomplete"):
-            return str(status)
-        return "incomplete" if self.n_errors else "complete"
+        if status == "incomplete" or self.n_errors or self.errors:  # any sign of a failed item counts
+            return "incomplete"
+        return "complete"
 
     @property
     def incomplete(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import json
 import os
 import time
@@ -113,8 +114,8 @@ def read_top_logprobs(choice: dict[str, Any]) -> tuple[dict[str, float], ...] | 
 _PERMANENT_CAUSES = (
     (("context length", "context window", "maximum context", "n_ctx", "too many tokens", "prompt is too long",
       "max_model_len"),
-     "the prompt plus max_tokens exceed the model's context: lower --max-tokens / --max-tokens-cap, use fewer "
-     "items of few-shot, or serve the model with a longer context (llama.cpp --n_ctx, vLLM --max-model-len)"),
+     "the prompt plus max_tokens exceed the model's context: lower --max-tokens / --max-tokens-cap (for the judge: "
+     "--judge-max-tokens), or serve the model with a longer context (llama.cpp --n_ctx, vLLM --max-model-len)"),
     (("role",), "the server rejected a message role: use the task's fallback (e.g. --task-option "
      "rag.documents=fold) or a server whose chat template knows the role"),
 )  # fmt: skip
@@ -169,7 +170,9 @@ class OpenAIBackend:
         self.timeout_s = timeout_s
         self.retry = retry
         self.chat_template = chat_template
-        self.identity = identity or f"openai@{self.base_url}"
+        # Answers made under another chat template are other answers: the template is part of the identity.
+        template = f"|template={hashlib.sha256(chat_template.encode()).hexdigest()[:16]}" if chat_template else ""
+        self.identity = (identity or f"openai@{self.base_url}") + template
         # Custom roles pass through to a self-hosted server (its chat template decides); api.openai.com
         # rejects them, so say so before sending.
         if allowed_roles is None and base_url is None:
@@ -250,6 +253,9 @@ class OpenAIBackend:
                 if status == 200:
                     try:
                         return self._to_completion(decode_json(raw), time.monotonic() - started, attempt + 1)
+                    except FilteredReply as exc:
+                        failed = Completion.failed(f"bad response: {exc} — not retried", time.monotonic() - started)
+                        return replace(failed, attempts=attempt + 1)
                     except (BadReply, UnicodeDecodeError, ValueError, TypeError, AttributeError, KeyError) as exc:
                         # A 200 whose body is cut off, not UTF-8, without choices or content: a failed
                         # attempt, retried like a 5xx (never stored as an answer).
@@ -286,8 +292,11 @@ class OpenAIBackend:
         if not isinstance(message, dict):
             raise BadReply("the response's message is not an object")
         content = message.get("content")
-        if content is None and message.get("tool_calls"):
+        finish = choices[0].get("finish_reason")
+        if message.get("tool_calls") or message.get("function_call") or finish in ("tool_calls", "function_call"):
             raise BadReply("the response is a tool call, not an answer (evalkit sends no tools)")
+        if finish == "content_filter":
+            raise FilteredReply("the server's content filter withheld the answer (finish_reason content_filter)")
         if content is None:
             raise BadReply("the response's content is null")
         if not isinstance(content, str):
@@ -295,7 +304,6 @@ class OpenAIBackend:
         usage = response.get("usage") or {}
         if not isinstance(usage, dict):
             usage = {}
-        finish = choices[0].get("finish_reason")
         return Completion(
             text=content,
             finish_reason=finish if isinstance(finish, str) else None,
@@ -316,6 +324,10 @@ def _count(value: Any) -> int:
 
 class BadReply(ValueError):
     """A 200 response that carries no answer (no choices, null content)."""
+
+
+class FilteredReply(BadReply):
+    """A 200 whose answer the server's content filter withheld: asking again gives the same, so it is not retried."""
 
 
 def served_by(base_url: str, api_key: str | None = None) -> str | None:

@@ -78,10 +78,12 @@ def shown(task: str, metric: str | None, value: float | None) -> str:
 def status_of(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The run's completeness as the summary states it (older summaries: inferred from n_errors)."""
     n_errors = summary.get("n_errors") if isinstance(summary.get("n_errors"), int) else 0
-    status = summary.get("status")
-    if status not in ("complete", "incomplete"):
-        status = "incomplete" if n_errors else ("complete" if summary else "unknown")
     errors = summary.get("errors") if isinstance(summary.get("errors"), Mapping) else {}
+    status = summary.get("status")
+    if status == "incomplete" or n_errors or errors:  # any sign of a failed item counts
+        status = "incomplete"
+    elif status != "complete":
+        status = "complete" if summary else "unknown"
     return {"status": status, "n_errors": n_errors, "errors": dict(errors),
             "error_rate": number(summary.get("error_rate")), "n_truncated": summary.get("n_truncated")}  # fmt: skip
 
