@@ -4,7 +4,10 @@ RLIMIT_AS holds per process, so three forks of 800 MB each take 2.4 GB under a "
 program fills is memory no rlimit sees. A control group counts all of it — every process of the run and the
 pages of its tmpfs — against one `memory` limit, and one `pids` limit for the run as a whole. cgroup v2
 (`memory.max`, `pids.max`, `memory.swap.max`) is used where its controllers are enabled, else cgroup v1's
-memory and pids hierarchies (`memory.limit_in_bytes` + `memory.memsw.limit_in_bytes`, `pids.max`). Where
+memory and pids hierarchies (`memory.limit_in_bytes` + `memory.memsw.limit_in_bytes`, `pids.max`). CPU: where the
+cpu controller can be used, the run gets one core at most (v2 `cpu.max`, v1 `cpu.cfs_quota_us`), so a program
+that starts 60 busy children takes one core, not the machine; `cpu_seconds()` reads what the whole tree used
+(v2 `cpu.stat` usage_usec, v1 `cpuacct.usage`), which the harness compares with the CPU limit. Where
 neither can be written (not root, no controllers), `available()` is False and the sandbox falls back to
 rlimits and says so once.
 """
@@ -29,6 +32,8 @@ class Layout:
     version: int
     memory: Path  # the folder run groups are made in, for the memory controller
     pids: Path  # and for the pids controller (the same folder on v2)
+    cpu: Path | None = None  # and for the cpu controller (quota), None where it cannot be used
+    cpuacct: Path | None = None  # and for CPU time accounting (v1 `cpuacct`; the cpu folder on v2)
 
 
 @lru_cache(maxsize=1)
@@ -37,8 +42,14 @@ def layout() -> Layout | None:
     candidates: list[Layout] = []
     unified = ROOT / "cgroup.controllers"
     if unified.is_file() and {"memory", "pids"} <= set(unified.read_text().split()):
+        has_cpu = "cpu" in unified.read_text().split()
+        candidates.append(Layout(2, ROOT, ROOT, ROOT if has_cpu else None, ROOT if has_cpu else None))
         candidates.append(Layout(2, ROOT, ROOT))
     if (ROOT / "memory" / "memory.limit_in_bytes").is_file() and (ROOT / "pids").is_dir():
+        cpu = next((ROOT / n for n in ("cpu", "cpu,cpuacct") if (ROOT / n / "cpu.cfs_quota_us").is_file()), None)
+        acct = next((ROOT / n for n in ("cpuacct", "cpu,cpuacct") if (ROOT / n / "cpuacct.usage").is_file()), None)
+        if cpu is not None and acct is not None:
+            candidates.append(Layout(1, ROOT / "memory", ROOT / "pids", cpu, acct))
         candidates.append(Layout(1, ROOT / "memory", ROOT / "pids"))
     for candidate in candidates:
         try:
@@ -61,6 +72,9 @@ class RunGroup:
     layout: Layout
     memory_dir: Path
     pids_dir: Path
+    cpu_dirs: tuple[Path, ...] = ()  # v1: the cpu and cpuacct groups (when separate hierarchies)
+    oom_base: int = 0  # counters when the current run started (a group is reused run after run)
+    cpu_base: float = 0.0
 
     @classmethod
     def create(cls, where: Layout, memory_mb: int, processes: int) -> RunGroup:
@@ -75,7 +89,17 @@ class RunGroup:
             (memory_dir / "memory.max").write_text(limit)
             _try_write(memory_dir / "memory.swap.max", "0")
             (memory_dir / "pids.max").write_text(str(processes))
+            if where.cpu is not None:
+                (memory_dir / "cpu.max").write_text("100000 100000")  # one core at most
         else:
+            if where.cpu is not None and where.cpuacct is not None:
+                folders = tuple(dict.fromkeys([where.cpu / name, where.cpuacct / name]))
+                for folder in folders:
+                    if folder not in (memory_dir, pids_dir):
+                        folder.mkdir()
+                group.cpu_dirs = folders
+                (where.cpu / name / "cpu.cfs_period_us").write_text("100000")
+                (where.cpu / name / "cpu.cfs_quota_us").write_text("100000")  # one core at most
             (memory_dir / "memory.limit_in_bytes").write_text(limit)
             _try_write(memory_dir / "memory.memsw.limit_in_bytes", limit)
             (pids_dir / "pids.max").write_text(str(processes))
@@ -84,12 +108,55 @@ class RunGroup:
     def add(self, *pids: int) -> None:
         """Put processes in the group (before they start the processes that must be limited)."""
         for pid in pids:
-            (self.memory_dir / "cgroup.procs").write_text(str(pid))
-            if self.pids_dir != self.memory_dir:
-                (self.pids_dir / "cgroup.procs").write_text(str(pid))
+            for folder in self._folders():
+                (folder / "cgroup.procs").write_text(str(pid))
+
+    def _folders(self) -> list[Path]:
+        return list(dict.fromkeys([self.memory_dir, self.pids_dir, *self.cpu_dirs]))
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used by every process of the current run so far (None where it is not accounted)."""
+        total = self._cpu_total()
+        return None if total is None else total - self.cpu_base
+
+    def _cpu_total(self) -> float | None:
+        try:
+            if self.layout.version == 2 and self.layout.cpu is not None:
+                for line in (self.memory_dir / "cpu.stat").read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "usage_usec":
+                        return int(value) / 1e6
+            elif self.layout.cpuacct is not None and self.cpu_dirs:
+                return int((self.layout.cpuacct / self.memory_dir.name / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def start_run(self) -> None:
+        """Mark the start of a run: OOM kills and CPU time are counted from here (the group is empty)."""
+        self.oom_base = self._oom_total()
+        self.cpu_base = self._cpu_total() or 0.0
+
+    def is_empty(self, wait_s: float = 0.05) -> bool:
+        """No process left, and none still counted (pids.current counts a killed process until it is reaped, and a
+        group reused before that would refuse the next run's forks)."""
+        end = time.monotonic() + wait_s
+        while True:
+            try:
+                counted = int((self.pids_dir / "pids.current").read_text())
+            except (OSError, ValueError):
+                counted = 0
+            if counted == 0 and not self._pids():
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.002)
 
     def oom_kills(self) -> int:
-        """How many processes of the run the kernel killed for memory."""
+        """How many processes of the current run the kernel killed for memory."""
+        return self._oom_total() - self.oom_base
+
+    def _oom_total(self) -> int:
         name = "memory.events" if self.layout.version == 2 else "memory.oom_control"
         try:
             for line in (self.memory_dir / name).read_text().splitlines():
@@ -108,7 +175,7 @@ class RunGroup:
 
     def remove(self) -> None:
         self.kill_all()
-        for folder in {self.memory_dir, self.pids_dir}:
+        for folder in self._folders():
             for attempt in range(1000):
                 try:
                     folder.rmdir()
@@ -120,7 +187,7 @@ class RunGroup:
 
     def _pids(self) -> list[int]:
         pids: set[int] = set()
-        for folder in {self.memory_dir, self.pids_dir}:
+        for folder in self._folders():
             try:
                 pids |= {int(p) for p in (folder / "cgroup.procs").read_text().split()}
             except OSError:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from evalkit import sandbox
-from evalkit.scoring.code import extract_code
+from evalkit.scoring.code import read_code
 from evalkit.stats import pass_at_k
 from evalkit.task import Task, TaskDataError
 from evalkit.types import Sample, Score
@@ -31,6 +31,10 @@ class CodeTask(Task):
     def program(self, sample: Sample, code: str) -> sandbox.Program:
         raise NotImplementedError
 
+    def build(self, sample: Sample, code: str) -> tuple[sandbox.Program, str]:
+        """The program for one reply's code and the rule that assembled it (recorded beside the verdict)."""
+        return self.program(sample, code), "the reply's code"
+
     def load(self, lang: str, data: str, limit: int | None = None) -> list[Sample]:
         if sandbox.isolation() == "none" and not unisolated_allowed():
             raise TaskDataError(
@@ -41,13 +45,14 @@ class CodeTask(Task):
         return super().load(lang, data, limit)
 
     def score_batch(self, samples: Sequence[Sample], completions: Sequence[str], lang: str) -> list[Score]:
-        codes = [extract_code(text) for text in completions]
-        programs = [self.program(s, c) for s, c in zip(samples, codes, strict=True)]
-        outcomes = sandbox.run_many(programs, self.limits, allow_unisolated=unisolated_allowed())
+        read = [read_code(text) for text in completions]
+        built = [self.build(s, code) for s, (code, _) in zip(samples, read, strict=True)]
+        outcomes = sandbox.run_many([p for p, _ in built], self.limits, allow_unisolated=unisolated_allowed())
         return [
-            Score(extracted={"code": code, "status": o.status, "detail": o.detail, "verdict_mode": o.verdict_mode},
+            Score(extracted={"code": code, "code_rule": code_rule, "program_rule": program_rule, "status": o.status,
+                             "detail": o.detail, "verdict_mode": o.verdict_mode},
                   values={"passed": float(o.passed)})  # fmt: skip
-            for code, o in zip(codes, outcomes, strict=True)
+            for (code, code_rule), (_, program_rule), o in zip(read, built, outcomes, strict=True)
         ]
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:

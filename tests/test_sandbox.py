@@ -59,10 +59,10 @@ def test_cannot_delete_repository_files(tmp_path):
 
 
 def test_killing_the_parent_does_not_reach_the_harness():
-    # Inside the pid namespace the parent is the sandbox's own init, which ignores the signal.
-    # The solution's parent is evalkit's evaluator: killing it leaves no verdict, which is no pass.
+    # Inside the pid namespace the parent is the sandbox's own init, which ignores the signal; the evaluator
+    # lives outside the namespace, where the solution cannot name it.
     outcome = run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nassert False, 'after kill'", limits=FAST)
-    assert outcome.status == "failed" and outcome.detail.startswith("no verdict")
+    assert outcome.status == "failed" and "after kill" in outcome.detail
     assert run("assert True", limits=FAST).passed  # the harness is still here
 
 
@@ -79,7 +79,7 @@ def test_huge_allocation_is_a_memory_outcome():
 
 
 def test_infinite_loop_hits_the_cpu_limit():
-    outcome = run("while True:\n    pass", limits=FAST)
+    outcome = run("while True:\n    pass", limits=Limits(cpu_s=2, wall_s=30))  # CPU first, even on a busy host
     assert outcome.status == "timeout" and outcome.detail == "CPU limit"
 
 
@@ -90,8 +90,8 @@ def test_sleeping_forever_hits_the_wall_clock_limit():
 
 def test_printing_a_gigabyte_is_capped():
     code = "import sys\nblock = 'x' * 1_000_000\nfor _ in range(1000):\n    sys.stdout.write(block)"
-    outcome = run(code, limits=FAST)
-    assert outcome.status != "passed" and len(outcome.stdout) <= FAST.output_chars + 100
+    outcome = run(code, limits=FAST)  # through a pipe the harness drains: no host file, no disk taken
+    assert len(outcome.stdout) <= FAST.output_chars + 100
     assert "[evalkit: output cut at" in outcome.stdout
 
 

@@ -23,7 +23,8 @@ ADVERSARIAL = {
     "read own program file": "def add(a, b):\n    return 0\nprint(open(__file__).read() if '__file__' in dir() else '')",  # noqa: E501
     "read the sandbox folder": "import os\ndef add(a, b):\n    return 0\nfor n in os.listdir('/sandbox'):\n    print(open('/sandbox/' + n, 'rb').read()[-200:])",  # noqa: E501
     "write a fake verdict to every fd": "import os\ndef add(a, b):\n    return 0\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'\\x00passed')\n    except OSError:\n        pass",  # noqa: E501
-    "parent fd through /proc": "import os\ndef add(a, b):\n    return 0\nfor fd in os.listdir(f'/proc/{os.getppid()}/fd'):\n    try:\n        os.open(f'/proc/{os.getppid()}/fd/{fd}', os.O_WRONLY)\n        print('OPENED', fd)\n    except OSError:\n        pass",  # noqa: E501
+    # The parent is bubblewrap's init: /dev/null, the solution's own stdout/stderr, and bwrap's setup eventfd.
+    "parent fd through /proc": "import os\ndef add(a, b):\n    return 0\nmine = {os.readlink(f'/proc/self/fd/{fd}') for fd in os.listdir('/proc/self/fd') if os.path.exists(f'/proc/self/fd/{fd}')}\nfor fd in os.listdir(f'/proc/{os.getppid()}/fd'):\n    try:\n        target = os.readlink(f'/proc/{os.getppid()}/fd/{fd}')\n        if target in mine or target in ('/dev/null', 'anon_inode:[eventfd]'):\n            continue\n        os.open(f'/proc/{os.getppid()}/fd/{fd}', os.O_WRONLY)\n        print('OPENED', fd, target)\n    except OSError:\n        pass",  # noqa: E501
     "kill the evaluator": "import os, signal\ndef add(a, b):\n    return 0\nos.kill(os.getppid(), signal.SIGKILL)",
     "exit before the tests": "import sys\ndef add(a, b):\n    return 0\nsys.exit(0)",
     "os._exit before the tests": "import os\ndef add(a, b):\n    return 0\nos._exit(0)",
@@ -86,12 +87,13 @@ def test_correct_programs_pass_in_every_style():
     assert {o.verdict_mode for o in outcomes} == {"verdict"}
 
 
-def test_a_test_that_passes_a_function_runs_in_the_solutions_process():
+def test_functions_and_the_solutions_objects_cross_as_callbacks_and_handles():
     outcome = run(Program("def apply(f, x):\n    return f(x)", tests="assert apply(lambda v: v * 2, 4) == 8"), FAST)
-    assert outcome.passed and outcome.verdict_mode == "in-process"
+    assert outcome.passed and outcome.verdict_mode == "verdict"
     classes = Program("class P:\n    def __init__(self, a):\n        self.a = a\ndef first(ps):\n    return ps[0].a",
-                      tests="assert first([P(3), P(4)]) == 3")  # fmt: skip
-    assert run(classes, FAST).verdict_mode == "in-process" and run(classes, FAST).passed
+                      tests="assert first([P(3), P(4)]) == 3\nassert P(5).a == 5")  # fmt: skip
+    outcome = run(classes, FAST)
+    assert outcome.verdict_mode == "verdict" and outcome.passed, outcome
 
 
 def test_a_long_output_does_not_change_the_verdict_and_is_cut_visibly():

