@@ -26,7 +26,7 @@ import aiohttp
 
 from evalkit.backends.openai_backend import OpenAIBackend
 from evalkit.backends.wrappers import CachedBackend
-from evalkit.cache import ResponseCache
+from evalkit.run.cache import ResponseCache
 from evalkit.types import GenerationConfig, Message, Request
 
 N_REQUESTS = 5000

@@ -1,4 +1,4 @@
-"""Language detection per reply, as evalkit does it for every generated reply (`evalkit.language`).
+"""Language detection per reply, as evalkit does it for every generated reply (`evalkit.scoring.language`).
 
 Replies: the 495 texts of tests/fixtures/langid/sentences.jsonl plus 200 long replies made of them (reasoning
 paragraphs with a code block and a formula, ~1,500 characters), measured side by side with the bare
@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from evalkit.language import _identifier, detect_language, prose_of
+from evalkit.scoring.language import _identifier, detect_language, prose_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 5

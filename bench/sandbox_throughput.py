@@ -20,8 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from evalkit import sandbox
-from evalkit.plugins import load_task
-from evalkit.sandbox_reference import check_correctness, problems
+from evalkit.run.plugins import load_task
+from evalkit.sandbox.reference import check_correctness, problems
 
 ROUNDS = 2
 CHUNK = 41  # programs per turn; the two sides take turns

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from evalkit.view.browser import chromium, file_url, find_chromium
-from evalkit.view.report import build_report
+from evalkit.publish.view.browser import chromium, file_url, find_chromium
+from evalkit.publish.view.report import build_report
 
 ITEMS = 12_000
 ROUNDS = 3

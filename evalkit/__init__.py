@@ -18,7 +18,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "RunConfig":
-        from evalkit.config import RunConfig  # noqa: PLC0415
+        from evalkit.run.config import RunConfig  # noqa: PLC0415
 
         return RunConfig
     raise AttributeError(f"module 'evalkit' has no attribute {name!r}")

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.config import RunConfig
+from evalkit.run.config import RunConfig
 from evalkit.types import RunSummary
 
 
 def evaluate(config: RunConfig | None = None, **settings: Any) -> list[RunSummary]:
     """Run every task and language of `config` (and/or the keyword settings); return the summaries written."""
-    from evalkit.launch import launch  # noqa: PLC0415 - the run machinery loads only when a run starts
+    from evalkit.run.launch import launch  # noqa: PLC0415 - the run machinery loads only when a run starts
 
     settings.setdefault("no_progress", True)
     if config is None:
@@ -52,7 +52,7 @@ class GateVerdict:
 def gate(baseline: str | Path, candidate: str | Path, tasks: Sequence[str] | None = None, max_drop: float = 1.0,
          alpha: float = 0.05, rounds: int = 10000, seed: int = 0, allow_errors: bool = False) -> GateVerdict:
     """Compare a candidate results folder with a baseline (the same statistics as `evalkit gate`)."""
-    from evalkit.gate import report, run_gate  # noqa: PLC0415
+    from evalkit.publish.gate import report, run_gate  # noqa: PLC0415
 
     comparisons = run_gate(Path(baseline), Path(candidate), list(tasks) if tasks else None, max_drop, alpha, rounds,
                            seed, allow_errors)  # fmt: skip
@@ -61,7 +61,7 @@ def gate(baseline: str | Path, candidate: str | Path, tasks: Sequence[str] | Non
 
 
 def rescore(run_dir: str | Path, plugins: Sequence[str | Path] = (), write: bool = True) -> list[Any]:
-    """Read a finished run's saved replies again with today's readers (see evalkit.rescore)."""
-    from evalkit.rescore import rescore as read_again  # noqa: PLC0415
+    """Read a finished run's saved replies again with today's readers (see evalkit.run.rescore)."""
+    from evalkit.run.rescore import rescore as read_again  # noqa: PLC0415
 
     return read_again(Path(run_dir), [Path(p) for p in plugins], write)

@@ -1,4 +1,4 @@
-"""The `evalkit` command line: it turns arguments into a RunConfig (evalkit.config) and calls the functions
+"""The `evalkit` command line: it turns arguments into a RunConfig (evalkit.run.config) and calls the functions
 the Python API calls; the other commands (list, leaderboard, gate, trend, view, show, rescore, score utilities)
 are thin wrappers as well.
 
@@ -23,27 +23,27 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
-from evalkit.alpaca_eval import format_table as alpaca_format
-from evalkit.alpaca_eval import score_annotations
-from evalkit.arena import (
+from evalkit.backends.chat_templates import SHIPPED
+from evalkit.backends.modelspec import parse_model_string
+from evalkit.errors import UserError
+from evalkit.publish.recap import recap_lines
+from evalkit.redact import redact
+from evalkit.run.alpaca_eval import format_table as alpaca_format
+from evalkit.run.alpaca_eval import score_annotations
+from evalkit.run.config import RunConfig, merge, read_config_file
+from evalkit.run.judging import JUDGE_MODES
+from evalkit.run.launch import default_cache_path, failed_share, launch
+from evalkit.run.plugins import available_tasks, load_task
+from evalkit.stats.arena import (
     METHODS,
     category_leaderboards,
     format_table,
     leaderboard_from_files,
     style_leaderboard_from_files,
 )
-from evalkit.chat_templates import SHIPPED
-from evalkit.config import RunConfig, merge, read_config_file
-from evalkit.errors import UserError
-from evalkit.judging import JUDGE_MODES
-from evalkit.launch import default_cache_path, failed_share, launch
-from evalkit.modelspec import parse_model_string
-from evalkit.mt_bench import format_table as mt_bench_format
-from evalkit.mt_bench import table_from_files as mt_bench_table
-from evalkit.plugins import available_tasks, load_task
-from evalkit.recap import recap_lines
-from evalkit.redact import redact
-from evalkit.style_control import LENGTH_UNITS
+from evalkit.stats.mt_bench import format_table as mt_bench_format
+from evalkit.stats.mt_bench import table_from_files as mt_bench_table
+from evalkit.stats.style_control import LENGTH_UNITS
 from evalkit.types import finite_number
 
 LM_EVAL_PREFIX = "lm_eval:"
@@ -315,7 +315,7 @@ def explicit_flags(args: argparse.Namespace, argv: Sequence[str], actions: Seque
 
 
 def command_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    """`evalkit run`: flags (over an optional --config file) -> RunConfig -> evalkit.launch."""
+    """`evalkit run`: flags (over an optional --config file) -> RunConfig -> evalkit.run.launch."""
     clock = time.monotonic()
     explicit = explicit_flags(args, argv, args.run_actions)
     file_values, where = read_config_file(args.config) if args.config else ({}, {})
@@ -449,7 +449,7 @@ def _raise_on_sigterm(signum: int, frame: Any) -> None:
 
 
 def command_audit_extraction(args: argparse.Namespace) -> int:
-    from evalkit.audit import audit, format_report, read_rows  # noqa: PLC0415
+    from evalkit.scoring.audit import audit, format_report, read_rows  # noqa: PLC0415
 
     report = audit(read_rows(args.file), lambda name: load_task(name, args.plugins))
     if not report.results:
@@ -469,22 +469,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return command_list(args)
         if args.command == "export-smollm2":
-            from evalkit.export import export_smollm2  # noqa: PLC0415 - imports torch
+            from evalkit.backends.export import export_smollm2  # noqa: PLC0415 - imports torch
 
             print(export_smollm2(args.target, args.dtype))
             return 0
         if args.command == "arena-hard":
             return command_arena_score(args)
         if args.command == "leaderboard":
-            from evalkit.leaderboard import command_leaderboard  # noqa: PLC0415 - imports pandas, matplotlib
+            from evalkit.publish.leaderboard import command_leaderboard  # noqa: PLC0415 - imports pandas, matplotlib
 
             return command_leaderboard(args.results, args.output, args.show)
         if args.command == "gate":
-            from evalkit.gate import command_gate  # noqa: PLC0415
+            from evalkit.publish.gate import command_gate  # noqa: PLC0415
 
             return command_gate(args)
         if args.command == "trend":
-            from evalkit.trend import command_trend  # noqa: PLC0415 - imports matplotlib
+            from evalkit.publish.trend import command_trend  # noqa: PLC0415 - imports matplotlib
 
             return command_trend(args)
         if args.command == "mt-bench":
@@ -492,15 +492,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "alpaca-eval":
             return command_alpaca_eval_score(args)
         if args.command == "rescore":
-            from evalkit.rescore import report_lines, rescore  # noqa: PLC0415
+            from evalkit.run.rescore import report_lines, rescore  # noqa: PLC0415
 
             print("\n".join(report_lines(rescore(args.run_dir, args.plugins, write=not args.dry_run))))
             return 0
         if args.command == "audit-extraction":
             return command_audit_extraction(args)
         if args.command in ("view", "show"):
-            from evalkit.view.report import command_view  # noqa: PLC0415
-            from evalkit.view.show import command_show  # noqa: PLC0415
+            from evalkit.publish.view.report import command_view  # noqa: PLC0415
+            from evalkit.publish.view.show import command_show  # noqa: PLC0415
 
             return command_view(args) if args.command == "view" else command_show(args)
         check_repeated(argv, args.single_flags)

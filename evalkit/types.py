@@ -250,7 +250,7 @@ class RunSummary:
     #: How the run was started (the command line) and the versions of evalkit and the backend's libraries.
     command: tuple[str, ...] = ()
     versions: Mapping[str, str] = field(default_factory=dict)
-    #: What decides the numbers (evalkit.runner.run_config): compared when a run is started again under its name.
+    #: What decides the numbers (evalkit.run.runner.run_config): compared when a run is started again under its name.
     config: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 

@@ -9,11 +9,11 @@ import warnings
 import numpy as np
 import pytest
 
-from evalkit.alpaca_eval import score_annotations
-from evalkit.plugins import load_task
-from evalkit.references import instruction_id
+from evalkit.run.alpaca_eval import score_annotations
+from evalkit.run.plugins import load_task
+from evalkit.run.references import instruction_id
+from evalkit.run.task import TaskDataError
 from evalkit.stats import LC_CS, cross_validated_fit, length_controlled_win_rate, win_rate
-from evalkit.task import TaskDataError
 
 
 def test_raw_win_rate_by_hand():
@@ -190,7 +190,7 @@ def test_the_model_row_is_named_by_name_then_file_then_generator_2(tmp_path):
 
 
 def test_outputs_exactly_as_long_as_the_baseline_are_an_error_as_in_alpaca_eval(tmp_path):
-    from evalkit.alpaca_eval import EqualLengths
+    from evalkit.run.alpaca_eval import EqualLengths
 
     rows = [annotation(f"q{i}", "x" * 500, "y" * 500, 1.2 + (i % 5) * 0.15, model="copy") for i in range(40)]
     path = alpaca_eval_layout(tmp_path, rows, model_folder="copy-of-gpt-4o")
@@ -205,7 +205,7 @@ def test_a_run_with_equal_lengths_keeps_its_win_rate_and_names_why_lc_is_missing
     """In a finished run the LC is left out (with the reason), not invented; the raw win-rate and counts stay."""
     from types import SimpleNamespace
 
-    from evalkit.alpaca_eval import per_reference_outcome
+    from evalkit.run.alpaca_eval import per_reference_outcome
     from evalkit.types import Completion
 
     ids = [f"q{i}" for i in range(6)]
@@ -308,7 +308,7 @@ def test_equals_alpaca_eval_on_identical_annotations(tmp_path, monkeypatch, glm_
 
 
 def test_instruction_difficulty_is_estimated_jointly_from_the_results_store(tmp_path):
-    from evalkit.alpaca_eval import MIN_MODELS_FOR_DIFFICULTY, joint_difficulty
+    from evalkit.run.alpaca_eval import MIN_MODELS_FOR_DIFFICULTY, joint_difficulty
 
     rng = np.random.default_rng(9)
     ids = [f"q{i:02d}" for i in range(60)]
@@ -347,7 +347,7 @@ def test_instruction_difficulty_is_estimated_jointly_from_the_results_store(tmp_
 def test_switch_coin_is_seeded_by_the_instruction_and_balanced():
     # alpaca_eval seeds Python's random with "is_switched_outputs" + instruction + "123": the same instruction
     # always gets the same order, and over many instructions about half are switched.
-    from evalkit.alpaca_eval import is_switched
+    from evalkit.run.alpaca_eval import is_switched
 
     assert is_switched("Как штаты США получили свои названия?") == is_switched("Как штаты США получили свои названия?")
     share = sum(is_switched(f"instruction {i}") for i in range(2000)) / 2000

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from evalkit.arena import judgment_rows_from_file, leaderboard_from_files, question_scores
 from evalkit.cli import main
 from evalkit.stats import Battles, arena_v01, arena_v2, bootstrap_counts, bradley_terry, win_rate_vs
+from evalkit.stats.arena import judgment_rows_from_file, leaderboard_from_files, question_scores
 from evalkit.testing.openai_stub import OpenAIStub
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from evalkit.plugins import BUILTIN_TASKS, load_task
+from evalkit.run.plugins import BUILTIN_TASKS, load_task
 
 ANSWER_READING = ("gsm8k", "mmlu_pro", "math")
 CASES = [(name, lang) for name in BUILTIN_TASKS for lang in load_task(name).languages]

@@ -1,6 +1,6 @@
 from dataclasses import replace
 
-from evalkit.cache import ResponseCache, cache_key
+from evalkit.run.cache import ResponseCache, cache_key
 from evalkit.types import Completion, GenerationConfig, Message, Request, Usage
 
 BASE = Request((Message("user", "Сколько будет 2+2?"),), GenerationConfig(temperature=0.0, max_tokens=32))

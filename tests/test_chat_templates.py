@@ -3,7 +3,7 @@
 import jinja2
 import pytest
 
-from evalkit.chat_templates import SHIPPED, load_chat_template
+from evalkit.backends.chat_templates import SHIPPED, load_chat_template
 
 DIALOGUE = [
     {"role": "system", "content": "Ты помощник."},

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from evalkit.cli import main
-from evalkit.gate import GateMisuse, run_gate
+from evalkit.publish.gate import GateMisuse, run_gate
 from evalkit.stats import paired_bootstrap
 
 GEN = {"temperature": 0.0, "top_p": None, "top_k": None, "min_p": None, "repetition_penalty": None,

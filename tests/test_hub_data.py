@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from evalkit.plugins import load_task
-from evalkit.runner import RunSettings, prepare_run
-from evalkit.task import DataSource, TaskDataError
+from evalkit.run.plugins import load_task
+from evalkit.run.runner import RunSettings, prepare_run
+from evalkit.run.task import DataSource, TaskDataError
 
 pytest.importorskip("datasets")
 

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from evalkit.backends.openai_backend import OpenAIBackend
-from evalkit.judging import CHOICE, CHOICE_CONFIG, Choice, Judge, JudgeQuery, with_instruction
+from evalkit.run.judging import CHOICE, CHOICE_CONFIG, Choice, Judge, JudgeQuery, with_instruction
 from evalkit.testing.openai_stub import OpenAIStub
 from evalkit.types import Completion, Message
 

@@ -173,7 +173,7 @@ def test_arena_v2_judges_each_category_against_its_own_baseline(tmp_path):
 
 
 def test_the_judge_engine_imports_without_the_openai_client():
-    code = "import sys, evalkit.judging, evalkit.judged; assert 'openai' not in sys.modules, 'openai imported'"
+    code = "import sys, evalkit.run.judging, evalkit.run.judged; assert 'openai' not in sys.modules, 'openai imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
 

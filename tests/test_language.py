@@ -8,8 +8,8 @@ import pytest
 
 from conftest import ROOT
 from evalkit.cli import main
-from evalkit.gate import run_gate
-from evalkit.language import UNDETERMINED, detect_language, fidelity, prose_of
+from evalkit.publish.gate import run_gate
+from evalkit.scoring.language import UNDETERMINED, detect_language, fidelity, prose_of
 from evalkit.testing.openai_stub import OpenAIStub
 
 SENTENCES = [json.loads(x) for x in (ROOT / "tests/fixtures/langid/sentences.jsonl").read_text("utf-8").splitlines()]

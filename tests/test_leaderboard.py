@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.cli import main
-from evalkit.leaderboard import LeaderboardError, write_leaderboard
+from evalkit.publish.leaderboard import LeaderboardError, write_leaderboard
 
 FIXTURES = Path(__file__).parent / "fixtures" / "leaderboard"
 RESULTS = FIXTURES / "results"
@@ -69,7 +69,7 @@ def test_no_results_is_misuse(tmp_path):
 
 
 def test_a_score_of_zero_ranks_above_a_missing_one():
-    from evalkit.leaderboard import _best_first
+    from evalkit.publish.leaderboard import _best_first
 
     ordered = sorted([("missing", None), ("zero", 0.0), ("high", 52.4)], key=lambda e: (_best_first(e[1]), e[0]))
     assert [name for name, _ in ordered] == ["high", "zero", "missing"]
@@ -190,7 +190,7 @@ def recap_summary(task, n, n_errors, errors):
 
 
 def test_the_recap_shows_failed_items_loudly_and_points_at_the_real_output_folder():
-    from evalkit.recap import recap_lines
+    from evalkit.publish.recap import recap_lines
 
     lines = recap_lines([recap_summary("gsm8k", 12, 4, {"HTTP 503: Service Unavailable": 3, "timeout": 1}),
                          recap_summary("mmlu_pro", 12, 0, {})], "/data/evals/ckpt-7", 61.0)  # fmt: skip
@@ -207,14 +207,14 @@ def test_the_recap_shows_failed_items_loudly_and_points_at_the_real_output_folde
 
 
 def test_the_recap_keeps_make_leaderboard_for_the_default_output():
-    from evalkit.recap import recap_lines
+    from evalkit.publish.recap import recap_lines
 
     text = "\n".join(recap_lines([recap_summary("gsm8k", 12, 0, {})], "results/local__smollm2", 5.0))
     assert "next: make leaderboard" in text and "(results/leaderboard.md" in text and "ERRORS" not in text
 
 
 def test_the_recap_says_a_run_of_one_or_two_items_is_too_small_to_gate():
-    from evalkit.recap import recap_lines
+    from evalkit.publish.recap import recap_lines
 
     lines = recap_lines([recap_summary("gsm8k", 2, 0, {}), recap_summary("math", 5, 3, {"HTTP 500": 3})],
                         "results/m", 1.0)

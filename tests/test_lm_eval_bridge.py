@@ -36,8 +36,8 @@ def test_generative_task_runs_through_lm_eval_and_lands_in_our_layout(tmp_path, 
     assert rows[0]["messages"][-1]["role"] == "user" and "Ответ:" in rows[0]["messages"][-1]["content"]
     assert sent == 6
     # the bridged result is gated item by item and shown on the leaderboard like a native task
-    from evalkit.gate import run_gate
-    from evalkit.leaderboard import write_leaderboard
+    from evalkit.publish.gate import run_gate
+    from evalkit.publish.leaderboard import write_leaderboard
 
     [gated] = run_gate(tmp_path / "stub", tmp_path / "stub", None, 1.0, 0.05, 1000, 0)
     assert gated.method == "paired bootstrap + exact McNemar" and gated.n == 6 and gated.baseline == 100.0
@@ -63,8 +63,8 @@ def test_vllm_route_maps_engine_arguments_or_explains_why_not():
     import importlib.metadata
 
     from evalkit.backends import BackendError, BackendOptions
-    from evalkit.lm_eval_bridge import LmEvalBridge
-    from evalkit.modelspec import parse_model_string
+    from evalkit.backends.modelspec import parse_model_string
+    from evalkit.run.lm_eval_bridge import LmEvalBridge
 
     bridge = LmEvalBridge([ROOT / "tests" / "lm_eval_tasks"])
     spec = parse_model_string("vllm:org/model?tensor_parallel_size=2&max_model_len=8192")

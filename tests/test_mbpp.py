@@ -5,8 +5,8 @@ import json
 import pytest
 
 from evalkit.cli import main
-from evalkit.plugins import load_task
-from evalkit.task import TaskDataError
+from evalkit.run.plugins import load_task
+from evalkit.run.task import TaskDataError
 from evalkit.testing.openai_stub import OpenAIStub
 
 

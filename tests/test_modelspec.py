@@ -1,6 +1,6 @@
 import pytest
 
-from evalkit.modelspec import ModelSpecError, parse_model_string
+from evalkit.backends.modelspec import ModelSpecError, parse_model_string
 
 
 @pytest.mark.parametrize(

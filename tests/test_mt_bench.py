@@ -8,10 +8,10 @@ import sys
 import pytest
 
 from evalkit.cli import main
-from evalkit.mt_bench import CATEGORIES, NEEDS_REFERENCE, prompt_name, table_from_files
-from evalkit.plugins import load_task
+from evalkit.run.plugins import load_task
+from evalkit.run.task import TaskDataError
 from evalkit.stats import Rating, mt_bench_scores
-from evalkit.task import TaskDataError
+from evalkit.stats.mt_bench import CATEGORIES, NEEDS_REFERENCE, prompt_name, table_from_files
 
 
 def test_pooled_mean_is_not_the_mean_of_turn_means():
@@ -90,7 +90,7 @@ def test_samples_cover_every_category_with_references(lang):
 
 
 def test_category_temperatures_reach_the_requests():
-    from evalkit.runner import RunSettings, prepare_run
+    from evalkit.run.runner import RunSettings, prepare_run
 
     bench = load_task("mt_bench")
     prepared = prepare_run(bench, "ru", RunSettings(data="samples"))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from evalkit.cli import main
-from evalkit.plugins import available_tasks, load_task
-from evalkit.task import TaskDataError
+from evalkit.run.plugins import available_tasks, load_task
+from evalkit.run.task import TaskDataError
 from evalkit.testing.openai_stub import OpenAIStub
 
 PLUGINS = Path(__file__).parent / "plugins"

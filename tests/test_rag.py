@@ -7,10 +7,10 @@ import pytest
 from rouge_score import rouge_scorer
 
 from evalkit.cli import main
-from evalkit.plugins import load_task
+from evalkit.run.plugins import load_task
+from evalkit.run.task import TaskDataError
 from evalkit.scoring.doc_ids import index_difference, parse_doc_ids
 from evalkit.scoring.rouge import UnicodeTokenizer, rouge_l
-from evalkit.task import TaskDataError
 from evalkit.testing.openai_stub import OpenAIStub
 
 CASES = json.loads((Path(__file__).parent / "scoring" / "cases" / "doc_ids.json").read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 import json
 
 from evalkit.records import atomic_write_text, write_jsonl
-from evalkit.runner import with_system_prompt
+from evalkit.run.runner import with_system_prompt
 from evalkit.types import (
     SCHEMA_VERSION,
     Completion,

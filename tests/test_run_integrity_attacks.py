@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import ROOT
+from evalkit.backends.modelspec import parse_model_string
 from evalkit.cli import main
-from evalkit.modelspec import parse_model_string
 from evalkit.testing.openai_stub import OpenAIStub
 
 # -- helpers ----------------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ v2 category baseline that covers every question, left for the Arena-Hard owner).
 import json
 import shutil
 import socket
-import textwrap
 
 import pytest
 
@@ -446,7 +445,7 @@ def alpaca_reply(messages, answer="Ответ модели на вопрос, н
 
 
 def test_a23_alpaca_eval_a_changed_second_reference_rejudges_only_its_games(tmp_path):
-    from evalkit.references import DATASET  # noqa: F401
+    from evalkit.run.references import DATASET  # noqa: F401
 
     refs = tmp_path / "refs"
     refs.mkdir()
@@ -454,8 +453,9 @@ def test_a23_alpaca_eval_a_changed_second_reference_rejudges_only_its_games(tmp_
 
     def answers_file(name, text):
         path = refs / f"{name}.jsonl"
-        path.write_text("\n".join(json.dumps({"instruction": s["instruction"], "output": text, "generator": name},
-                                             ensure_ascii=False) for s in samples) + "\n", encoding="utf-8")  # fmt: skip
+        lines = [json.dumps({"instruction": s["instruction"], "output": text, "generator": name}, ensure_ascii=False)
+                 for s in samples]  # fmt: skip
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
     one, two = answers_file("one", "Первый эталон."), answers_file("two", "Второй эталон.")
@@ -622,7 +622,8 @@ class VLLMStub(OpenAIStub):
     async def _models(self, request):
         from aiohttp import web
 
-        return web.json_response({"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "vllm"}]})
+        data = [{"id": self.model, "object": "model", "owned_by": "vllm"}]
+        return web.json_response({"object": "list", "data": data})
 
 
 TEMPLATE_A = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}<|assistant|>"
@@ -658,8 +659,8 @@ def test_a32_an_edited_chat_template_file_is_another_configuration(tmp_path, cap
 
 def test_a33_a_runconfig_given_to_evaluate_gets_the_same_type_checks(tmp_path):
     import evalkit
-    from evalkit.config import RunConfig
     from evalkit.errors import UserError
+    from evalkit.run.config import RunConfig
 
     with OpenAIStub(reply_fn=gold_reply) as stub:
         config = RunConfig(model=(f"openai:m@{stub.base_url}",), tasks=("gsm8k",), langs=("ru",), limit=True,

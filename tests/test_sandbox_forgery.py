@@ -1,7 +1,7 @@
 # ruff: noqa: E501 - the attack programs read best one statement per string
 """White-box attacks on the round-2 design (issue 26), each written knowing evalkit's source: the solution runs in
 a fresh interpreter inside bubblewrap, the tests run in a separate evaluator outside it, and the two talk over a
-pair of pipes in JSON (evalkit/sandbox_wire.py). Every attack must fail to pass, and the harness must carry on."""
+pair of pipes in JSON (evalkit/sandbox/sandbox_wire.py). Every attack must fail to pass, and the harness must carry on."""
 
 import secrets
 import time

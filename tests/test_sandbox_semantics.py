@@ -84,7 +84,7 @@ def test_sets_iterate_in_the_tests_order():
 def test_most_random_sets_cross_in_their_order():
     import random
 
-    from evalkit.sandbox_wire import same_order
+    from evalkit.sandbox.sandbox_wire import same_order
 
     rng = random.Random(7)
     sets = [set(rng.sample(range(1000), rng.randint(2, 30))) for _ in range(300)]

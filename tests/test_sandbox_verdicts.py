@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit import cgroups, sandbox
-from evalkit.sandbox import Limits, Program, run, run_many
+from evalkit import sandbox
+from evalkit.sandbox import Limits, Program, cgroups, run, run_many
 
 FAST = Limits(cpu_s=2, wall_s=6, memory_mb=400, processes=32, file_size_mb=4, output_chars=4000, tmp_mb=32)
 #: The problem every adversarial solution claims to solve: add two numbers. The expected values never reach it.
@@ -125,7 +125,7 @@ def test_mbpp_end_to_end_from_a_canned_server_passes_no_forged_answer(tmp_path):
     import re
 
     from evalkit.cli import main
-    from evalkit.plugins import load_task
+    from evalkit.run.plugins import load_task
     from evalkit.testing.openai_stub import OpenAIStub
 
     task = load_task("mbpp")

@@ -75,12 +75,12 @@ def test_a_server_address_without_a_scheme_is_named(tmp_path, capsys):
 
 
 def test_a_bug_inside_evalkit_shows_its_traceback_not_a_user_error(tmp_path, capsys, monkeypatch):
-    import evalkit.launch
+    import evalkit.run.launch
 
     def broken(*args, **kwargs):
         raise ValueError("an internal inconsistency")
 
-    monkeypatch.setattr(evalkit.launch, "prepare_run", broken)
+    monkeypatch.setattr(evalkit.run.launch, "prepare_run", broken)
     assert main(["run", "--tasks", "gsm8k", "--langs", "ru", "--output", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "ValueError: an internal inconsistency" in err and "internal error" in err

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.arena import judgment_rows_from_file, with_baseline
 from evalkit.cli import main
-from evalkit.style_control import (
+from evalkit.stats.arena import judgment_rows_from_file, with_baseline
+from evalkit.stats.style_control import (
     Style,
     StyleBattle,
     markdown_counts,

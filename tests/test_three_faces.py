@@ -10,8 +10,8 @@ import pytest
 import evalkit
 import evalkit.api
 from evalkit.cli import main
-from evalkit.config import ConfigError, RunConfig
 from evalkit.errors import UserError
+from evalkit.run.config import ConfigError, RunConfig
 from evalkit.testing.openai_stub import OpenAIStub
 
 VOLATILE = ("started_at", "finished_at", "duration_s", "command", "usage")

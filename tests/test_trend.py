@@ -8,7 +8,7 @@ import pytest
 from test_gate import write_run
 
 from evalkit.cli import main
-from evalkit.trend import TrendError, load_checkpoints, trend_points
+from evalkit.publish.trend import TrendError, load_checkpoints, trend_points
 
 
 def checkpoint(root, name, scores, lang="ru", step=None):

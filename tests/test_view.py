@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from evalkit.cli import main
-from evalkit.view.items import run_items, split_reasoning
-from evalkit.view.load import Damaged, find_runs, read_rows
-from evalkit.view.report import build_report
+from evalkit.publish.view.items import run_items, split_reasoning
+from evalkit.publish.view.load import Damaged, find_runs, read_rows
+from evalkit.publish.view.report import build_report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "view" / "results"
 RUN = FIXTURE / "stub-model"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from test_view import FIXTURE, RUN, flipped_copy
 
-from evalkit.view.browser import chromium, file_url, find_chromium
-from evalkit.view.report import build_report
+from evalkit.publish.view.browser import chromium, file_url, find_chromium
+from evalkit.publish.view.report import build_report
 
 REQUIRED = os.environ.get("EVALKIT_REQUIRE_BROWSER") == "1" or bool(os.environ.get("CI"))
 
@@ -207,7 +207,7 @@ def test_two_runs_side_by_side(driver, tmp_path):
 
 def test_own_check_renders_every_page_and_names_a_broken_one(driver, tmp_path, capsys):
     from evalkit.cli import main  # noqa: PLC0415
-    from evalkit.view.browser import check_report  # noqa: PLC0415
+    from evalkit.publish.view.browser import check_report  # noqa: PLC0415
 
     out = tmp_path / "report"
     assert main(["view", str(FIXTURE), "--out", str(out), "--check"]) == 0

@@ -6,8 +6,8 @@ Prints one JSON object with what the in-process vLLM backend produced.
 import json
 import sys
 
+from evalkit.backends.chat_templates import load_chat_template
 from evalkit.backends.vllm_backend import VLLMBackend
-from evalkit.chat_templates import load_chat_template
 from evalkit.types import GenerationConfig, Message, Request
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.backends.base import Backend, BackendError, UnsupportedRoleError
+from evalkit.backends.modelspec import ModelSpec
 from evalkit.backends.retry import RetryPolicy
-from evalkit.modelspec import ModelSpec
 
 __all__ = ["Backend", "BackendError", "BackendOptions", "UnsupportedRoleError", "build_backend"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from tqdm.auto import tqdm
 
 from evalkit.backends.base import Backend, ResultCallback
-from evalkit.cache import ResponseCache, cache_key
+from evalkit.run.cache import ResponseCache, cache_key
 from evalkit.types import Completion, Request
 
 

@@ -26,14 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from evalkit.arena import METHODS, answer_tokens_of, count_tokens, score_models, scores_by_category
-from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
-from evalkit.judging import Choice
-from evalkit.references import HANDWRITTEN
-from evalkit.runner import PreparedRun
+from evalkit.run.judged import Game, JudgedRun, JudgedTask, Outcome
+from evalkit.run.judging import Choice
+from evalkit.run.references import HANDWRITTEN
+from evalkit.run.runner import PreparedRun
+from evalkit.run.task import DataSource, TaskDataError, TaskOption
 from evalkit.scoring.verdicts import PAIRWISE_LABELS, parse_pairwise_verdict
-from evalkit.style_control import LENGTH_UNITS, Style, style_battles, style_controlled, style_of
-from evalkit.task import DataSource, TaskDataError, TaskOption
+from evalkit.stats.arena import METHODS, answer_tokens_of, count_tokens, score_models, scores_by_category
+from evalkit.stats.style_control import LENGTH_UNITS, Style, style_battles, style_controlled, style_of
 from evalkit.types import Completion, GenerationConfig, Message, MetricValue, Sample
 
 
@@ -180,7 +180,7 @@ class ArenaHard(JudgedTask):
                           answers: Mapping[str, Sequence[Completion]], rounds: int,
                           seed: int) -> dict[str, Any]:  # fmt: skip
         """`style_control` (characters | tokens): the style-controlled score, its 90% interval and the style
-        coefficients (evalkit.style_control); {} when off."""
+        coefficients (evalkit.stats.style_control); {} when off."""
         unit = self.option("style_control")
         if unit == "off":
             return {}

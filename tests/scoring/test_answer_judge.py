@@ -62,7 +62,7 @@ def test_uncertain_and_agreement():
                           ("math", "Ответ: x = 0,5", "FINAL ANSWER: \\frac{1}{2}", "\\frac{1}{2}",
                            "accuracy")])  # fmt: skip
 def test_the_judges_reading_can_be_the_scored_one(task, reply, judged, expected, metric):
-    from evalkit.plugins import load_task  # noqa: PLC0415
+    from evalkit.run.plugins import load_task  # noqa: PLC0415
 
     loaded = load_task(task)
     sample = loaded.audit_sample(expected, {})

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.audit import audit, read_rows
 from evalkit.cli import main
-from evalkit.plugins import load_task
+from evalkit.run.plugins import load_task
+from evalkit.scoring.audit import audit, read_rows
 
 CASES = Path(__file__).parent / "cases"
 TABLES = sorted(CASES.glob("audit_replies*.jsonl"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.plugins import load_task
+from evalkit.run.plugins import load_task
 from evalkit.scoring.replies import stops_midway
 
 CASES = json.loads((Path(__file__).parent / "cases" / "truncated.json").read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """A tiny plugin used by the tests: add two numbers, answer is the sum."""
 
+from evalkit.run.task import Task, require_fields
 from evalkit.scoring.numbers import extract_last
-from evalkit.task import Task, require_fields
 from evalkit.types import GenerationConfig, Message, Sample, Score
 
 

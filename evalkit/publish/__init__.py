@@ -1,0 +1,1 @@
+"""evalkit.publish: see DESIGN.md for the path of one number."""

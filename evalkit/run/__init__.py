@@ -1,0 +1,1 @@
+"""evalkit.run: see DESIGN.md for the path of one number."""
