@@ -15,7 +15,16 @@ prepositions and initials. Instead the reader collects every *commitment* to a l
    options copied from the question is none of these.
 
 5. a table whose last column judges the options ("| I | … | ✅ |", "| D | … | так |") with exactly one marked right;
-6. a restatement ("…, tj. možnost C").
+6. a restatement ("…, tj. možnost C");
+7. a checklist of the options with exactly one ticked ("✅ A — Канберра", "… (варіант F) ✔️"; rule `checklist`);
+8. a closing conclusion or answer sentence that names the letter after a dash ("Отже, фермент, що …, — F.";
+   rule `closing_dash`);
+9. with no letter committed at all, a closing answer sentence that ends on one option's whole text ("Odpověď:
+   síla.", "Poprawna odpowiedź to „Monopol”."), matched against the item's option texts, or, when the reader
+   is not given them (an audit row), the options the reply lists itself ("H) síla"; rule `option_text`).
+
+A question that closes the reply after an answer ("Ответ: E. Нужно ли пояснить, почему не подходит вариант I?")
+offers more to the user: its letters are no new answer.
 
 A letter that is being ruled out ("вариант A неверен", "A i B odpadají") is not a commitment, nor is one being
 evaluated ("C) Частично верно"; phrases `partial`), nor an option named in discussion after the answer ("Odpowiedź
@@ -29,7 +38,7 @@ to Latin), but a Cyrillic look-alike followed by a lower-case word is the prepos
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 
 from evalkit.scoring import phrases
@@ -160,7 +169,8 @@ def letter_after(
 
 
 # When two rules read the same letter at the same place, the stronger names it.
-_STRENGTH = {"first_line": 0, "final_line": 0, "table": 1, "affirmed": 1, "conclusion": 1, "correction": 2,
+_STRENGTH = {"first_line": 0, "final_line": 0, "table": 1, "checklist": 1, "affirmed": 1, "conclusion": 1,
+             "closing_dash": 1, "option_text": 0, "correction": 2,
              "choice_phrase": 3,
              "answer_phrase": 4, "boxed": 5}  # fmt: skip
 
@@ -314,7 +324,88 @@ def _evaluates_wrong(verdict: str) -> bool:
     return any(phrases.pattern(name).search(verdict) for name in ("negation", "elimination", "partial"))
 
 
-_FINDERS = (_after_corrections, _affirmations, _after_phrases, _boxed, _on_first_and_last_lines, _table_verdicts)
+_CHECK_LINE = re.compile(rf"^[ \t>*_•-]*(?P<mark>[{_YES_MARKS}{_NO_MARKS}])\ufe0f?(?P<rest>[^\n]*)$|"
+                         rf"^(?P<line>[^\n]*?)[ \t]*(?P<end>[{_YES_MARKS}{_NO_MARKS}])\ufe0f?[ \t*_]*$", re.MULTILINE)
+
+
+def _checklist(text: str, n_options: int) -> Iterator[Commitment]:
+    """A checklist of the options ("✅ A — Канберра…", "❌ B — Сидней…", or "… (варіант F) ✔️"): exactly one
+    option line ticked right is the answer; several, or none, are no commitment."""
+    ticked = []
+    for line in _CHECK_LINE.finditer(text):
+        mark = line.group("mark") or line.group("end")
+        body = line.group("rest") if line.group("mark") else line.group("line")
+        if mark not in _YES_MARKS or body is None:
+            continue
+        found = re.match(rf"[\s*_]*\(?(?-i:([{_CAPITAL}]))(?![\w])", body) or _marked().search(body)
+        if found is None:
+            continue
+        raw = next(g for g in found.groups() if g is not None)
+        letter = _normalise(raw, n_options)
+        if letter and not _evaluates_wrong(body.lower()):
+            ticked.append((line.start(), letter))
+    if len({letter for _, letter in ticked}) == 1:
+        yield ticked[-1][0], ticked[-1][1], "checklist"
+
+
+def _closing_dash(text: str, n_options: int) -> Iterator[Commitment]:
+    """A closing sentence that names its answer after a dash: "Отже, фермент, що … синтезує …, — F."."""
+    lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
+    if not lines:
+        return
+    offset, line = lines[-1]
+    ending = re.search(rf"[—–-][ \t*_]*\(?(?-i:([{_CAPITAL}]))\)?[ \t*_]*[.!]?[ \t*_]*$", line)
+    if ending is None or not any(phrases.pattern(name).search(line[: ending.start()])
+                                 for name in ("conclusion", "answer", "choice")):  # fmt: skip
+        return
+    letter = _normalise(ending.group(1), n_options)
+    if letter and not _in_list(line, ending.start(1)) and not _is_word_use(line, ending.end(1), ending.group(1)):
+        yield offset + ending.start(1), letter, "closing_dash"
+
+
+def _option_texts(text: str, n_options: int) -> dict[str, str]:
+    """The options a reply lists itself, "D) митохондрия — …;", "E. Monopol — …", "B — Сатурн": letter -> text (up to
+    a dash or a semicolon that starts its commentary)."""
+    listed: dict[str, str] = {}
+    option_line = rf"^[ \t*_•-]*\(?(?-i:([{_CAPITAL}]))(?:[).:]|[ \t]+[—–-])[ \t]*(\S[^\n]*)$"
+    for line in re.finditer(option_line, text, re.MULTILINE):
+        letter = _normalise(line.group(1), n_options)
+        if letter and letter not in listed:
+            listed[letter] = re.split(r"\s+[—–-]\s+|[;:(]", line.group(2), maxsplit=1)[0]
+    return listed
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
+
+
+def _by_option_text(text: str, n_options: int, options: Sequence[str] | None) -> Commitment | None:
+    """A closing answer given as an option's text only ("Итак, основное место синтеза АТФ — митохондрия.",
+    "Poprawna odpowiedź to „Monopol”.", "Odpověď: síla."): the option whose whole text ends that sentence. The item's
+    option texts are used when known, else the options the reply lists itself; the longest text that fits wins
+    ("Monopol naturalny" over "Monopol"), and two options with that text are no answer."""
+    lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
+    if not lines:
+        return None
+    offset, line = lines[-1]
+    if not any(phrases.pattern(name).search(line) for name in ("answer", "choice", "conclusion")):
+        return None
+    known = {LETTERS[i]: o for i, o in enumerate(options or ()) if i < n_options}
+    texts = known or _option_texts(text[:offset], n_options)
+    closing = _plain(line)
+    fits = [(len(_plain(o)), letter) for letter, o in texts.items()
+            if _plain(o) and re.search(rf"(?:^| ){re.escape(_plain(o))}$", closing)]  # fmt: skip
+    if not fits:
+        return None
+    longest = max(size for size, _ in fits)
+    best = [letter for size, letter in fits if size == longest]
+    if len(best) != 1:
+        return None
+    return offset, best[0], "option_text"
+
+
+_FINDERS = (_after_corrections, _affirmations, _after_phrases, _boxed, _on_first_and_last_lines, _table_verdicts,
+            _checklist, _closing_dash)
 
 
 def _commitments(text: str, n_options: int) -> list[Commitment]:
@@ -325,14 +416,24 @@ def _commitments(text: str, n_options: int) -> list[Commitment]:
     for start, end in _check_paragraphs(text):
         if any(position < start for position, _, _ in found):
             found = [c for c in found if not start <= c[0] < end]
+    for start, end in _closing_questions(text):
+        if any(position < start for position, _, _ in found):
+            found = [c for c in found if not start <= c[0] < end]
     return found
+
+
+def _closing_questions(text: str) -> list[tuple[int, int]]:
+    """Spans of the questions that close a reply ("Ответ: E. Нужно ли пояснить, почему не подходит вариант I?"):
+    an offer to the user after the answer, whose letters are no new answer."""
+    tail = re.search(r"(?:^|(?<=[.!?\n]))[^.!?\n]*\?[\s*_)]*$", text)
+    return [tail.span()] if tail else []
 
 
 # Rules that read a committed answer: it stands in a reply cut off after it (other rules read analysis).
 COMMITTING = ("answer_phrase", "choice_phrase", "boxed", "correction")
 
 
-def read_choice(reply: str | None, n_options: int = 10) -> Reading:
+def read_choice(reply: str | None, n_options: int = 10, options: Sequence[str] | None = None) -> Reading:
     """The option letter the reply finally commits to ("A".."J"), with the rule that decided it. A reply that
     stops mid-way (`stops_midway`: "C) Частково правильно, але") keeps only a committed answer from a line
     before the cut."""
@@ -347,7 +448,10 @@ def read_choice(reply: str | None, n_options: int = 10) -> Reading:
             if not found:
                 return Reading(None, "truncated")
         if not found:
-            return Reading(None, "no_answer")
+            by_text = _by_option_text(text, n_options, options)
+            if by_text is None:
+                return Reading(None, "no_answer")
+            found = [by_text]
         position, letter, rule = found[-1]
         if hedged(text, position):
             return Reading(None, "hedged")  # "може бути як відповідь B, так і відповідь I"

@@ -63,12 +63,13 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-_PROSE_NUMBER = re.compile(r"[-\u2212]?\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?")
+# a number in prose, with a unicode root or π it carries ("2√3", "9π", "√13")
+_PROSE_NUMBER = re.compile(r"[-\u2212\u2013]?(?:\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?(?:√\d+|π)?|√\d+|π)")
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 # "x₁ = 1", "x_2 = -3", "x = 2,25": a named value in prose (a root, an unknown)
 _ASSIGNED = re.compile(
     r"(?<![\w\\])[a-zA-Z](?:_\{?\d+\}?|[₀-₉]+)?\s*=\s*"
-    r"([-\u2212]?(?:\\frac\{[^{}]+\}\{[^{}]+\}|\\sqrt\{?\w+\}?|\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?))"
+    r"([-\u2212]?(?:\\frac\{[^{}]+\}\{[^{}]+\}|\\sqrt\{?\w+\}?|\d*√\d+|\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?π?))"
 )
 
 
@@ -81,7 +82,12 @@ def _assigned_values(line: str) -> str | None:
 def _answer_of_line(line: str, given: frozenset[str] = frozenset()) -> str | None:
     """The mathematics of an answer line: its math pieces; else a bold number ("ровно **24** делителя"); else,
     in a sentence, its first number that is not one of the problem's own; else the line without words."""
-    line = line.strip().strip("*_").strip()
+    # the anchor inside display LaTeX ("$$\\text{Відповідь: } \\mathbf{9}$$"): its closing brace is no answer
+    line = re.sub(r"^\s*\}", "", line).strip().strip("*_").strip()
+    # an approximation after the exact value ("sqrt(13) ≈ 3.606") restates it: the exact value is the answer
+    approx = re.search(r"\s*(?:≈|\\approx)[^$\n]*?(?=\$|$)", line)
+    if approx and re.search(r"\d|√|π|sqrt|\\pi", line[: approx.start()].split("=")[-1]):
+        line = line[: approx.start()] + line[approx.end() :]
     check = phrases.pattern("check").search(line)
     if check:
         line = line[: check.start()]
@@ -94,7 +100,7 @@ def _answer_of_line(line: str, given: frozenset[str] = frozenset()) -> str | Non
     bold = [b for b in re.findall(r"\*\*([^*]+)\*\*", line) if re.search(r"\d", b)]
     if bold:
         return bold[-1].strip()
-    words_first = re.match(r"\s*[,;:—–-]?\s*[^\W\d_]{2,}", line)
+    words_first = re.match(r"\s*[,;:—–-]?\s*(?!(?:sqrt|pi)\b)[^\W\d_]{2,}", line)
     numbers = _PROSE_NUMBER.findall(line)
     if words_first and numbers and (assigned := _assigned_values(line)) is not None:
         return assigned  # "уравнение имеет два корня: x₁ = 1 и x₂ = 3" is 1, 3
@@ -145,6 +151,9 @@ def _final_answer(text: str, given: frozenset[str], anchors_only: bool = False) 
     if structured is not None and structured.strip():
         return Reading(structured.strip().strip("$").strip(), "answer_phrase", committed=anchors_only)
     anchors = [m for m in phrases.pattern("answer").finditer(text) if phrases.value_start(text, m.end()) is not None]
+    # an answer word inside a line of working that derives on from it ("Левая часть: …, корни $x = 2$ и $x = 3$,
+    # значит $x < 2$ …") names an intermediate result, not the answer
+    anchors = [m for m in anchors if not _intermediate(text, m)]
     if anchors_only:
         if not anchors:
             return Reading(None, "truncated")
@@ -175,6 +184,10 @@ def _final_answer(text: str, given: frozenset[str], anchors_only: bool = False) 
     stated = _final_statement(text)
     if stated is not None:
         return Reading(stated, "final_statement")
+    for rule, closing in (("final_membership", _final_membership), ("closing_sentence", _closing_sentence)):
+        value = closing(text)
+        if value is not None:
+            return Reading(value, rule)
     bare = text.strip().rstrip(".").strip()
     piece = _MATH_PIECE.fullmatch(bare)
     if piece or (bare and len(bare) <= 40 and not re.search(r"[^\W\d_]{2,}", re.sub(r"\\[a-zA-Z]+", "", bare))):
@@ -184,14 +197,37 @@ def _final_answer(text: str, given: frozenset[str], anchors_only: bool = False) 
     return Reading(None, "no_answer")
 
 
+def _closing_lines(text: str) -> list[str]:
+    """The reply's non-empty lines without a check that follows its last statement ("**Přepona má délku 2√5.**
+    Kontrola: …"): a check's numbers are not the answer."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    check = phrases.pattern("check")
+    end = len(lines)
+    while end > 1 and check.match(lines[end - 1].strip(" \t*_#>-")):
+        end -= 1
+    return lines[:end]
+
+
+def _intermediate(text: str, anchor: re.Match[str]) -> bool:
+    """An answer word in mid-line ("…, корни $x = 2$ и $x = 3$, значит …") whose line goes on to a conclusion
+    drawn from it ("…, значит", "…, więc"): a step of the working."""
+    line_start = text.rfind("\n", 0, anchor.start()) + 1
+    line_end = text.find("\n", anchor.end())
+    rest = text[anchor.end() : len(text) if line_end < 0 else line_end]
+    if not re.search(r"[^\W\d_]{2,}[^\n]*[,:]\s*$", text[line_start : anchor.start()]):
+        return False  # the answer word opens its line (or follows only markup): "Ответ: …"
+    return re.search(rf"[,;]\s*(?:{phrases.pattern('conclusion').pattern})", rest, re.IGNORECASE) is not None
+
+
 def _final_statement(text: str) -> str | None:
     """A reply that ends on a sentence stating a value: "Pravděpodobnost … je $\\frac{3}{8}$." — the last
-    formula of the last line, when a copula or "=" leads to it."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+    formula of the last line, when a copula or "=" leads to it (a gloss in brackets may follow: "это
+    $2\\frac{1}{3}$ (две целых одна треть).")."""
+    lines = _closing_lines(text)
     if not lines:
         return None
     pieces = list(_MATH_PIECE.finditer(lines[-1]))
-    if not pieces or not re.fullmatch(r"[\s.!*_]*", lines[-1][pieces[-1].end() :]):
+    if not pieces or not re.fullmatch(r"\s*(?:\([^()$]*\))?[\s.!*_]*", lines[-1][pieces[-1].end() :]):
         return None  # no formula, or the sentence goes on after it
     lead = lines[-1][: pieces[-1].start()].rstrip(" *_")
     words = re.findall(r"[^\W\d_]+|[=:]", lead)
@@ -201,9 +237,33 @@ def _final_statement(text: str) -> str | None:
     return next(g for g in pieces[-1].groups() if g is not None).strip() or None
 
 
+def _closing_sentence(text: str) -> str | None:
+    """A reply that ends on a sentence in prose stating a value: "Внешний угол равен 72°.", "Okres podstawowy
+    wynosi 2π.", "**Přepona má délku 2√5.**" (a check after it is passed over): the value after its copula."""
+    lines = _closing_lines(text)
+    if not lines or _MATH_PIECE.search(lines[-1]):
+        return None
+    line = lines[-1].strip().strip("*_ ").strip()
+    copula = phrases.pattern("copula").pattern
+    # a word copula ("равен", "wynosi", "má délku"): "… = 0." closes an equation, maybe a restated problem
+    found = re.search(rf"(?:^|\s)(?=[^\W\d_])(?:{copula})\s+({_PROSE_NUMBER.pattern})\s*(?:°|\^\\circ)?"
+                      rf"(?:\s*[^\W\d_]{{1,6}}\.?)?\s*[.!]?$", line, re.IGNORECASE)  # fmt: skip
+    return found.group(1) if found else None
+
+
+def _final_membership(text: str) -> str | None:
+    """A reply that ends on "$x \\in (-3;\\ 3)$": the set the unknown belongs to."""
+    lines = _closing_lines(text)
+    pieces = [next(g for g in m.groups() if g is not None) for m in _MATH_PIECE.finditer(lines[-1])] if lines else []
+    if len(pieces) != 1:
+        return None
+    found = re.fullmatch(rf"\s*{_ROOT_NAME}\s*(?:\\in|∈)\s*(.+?)\s*[.,]?\s*", pieces[0])
+    return found.group(1) if found else None
+
+
 def _final_assignment(text: str) -> str | None:
     """A reply that ends on a line of results, "$x_1 = -1,\\ x_2 = 4$." or "$K = \\{-2; 0; 2\\}$": the values."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+    lines = _closing_lines(text)
     if not lines:
         return None
     pieces = [next(g for g in m.groups() if g is not None) for m in _MATH_PIECE.finditer(lines[-1])]
@@ -299,8 +359,21 @@ def _slavic_notation(text: str) -> str:
     return text.strip()
 
 
+_EMPHASIS = re.compile(r"\\(?:mathbf|textbf|boldsymbol|bm|mathbold)\s*\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}")
+
+
+def _unemphasised(text: str) -> str:
+    """"\\mathbf{-\\frac{5}{2}}" is "-\\frac{5}{2}": bold type (\\mathbf, \\textbf, \\boldsymbol) only shows
+    the answer."""
+    for _ in range(3):
+        text, count = _EMPHASIS.subn(r"\1", text)
+        if not count:
+            break
+    return text
+
+
 def normalize(answer: str, lang: str = "en") -> str:
-    text = _slavic_notation(answer.strip())
+    text = _slavic_notation(_unemphasised(answer.strip()))
     text = re.sub(r"\\text\{\s*([^{}]*)\}", r"\1", text) if re.fullmatch(r"\\text\{[^{}]*\}", text) else text
     text = text.replace("\n", "").replace("\\!", "").replace("\\\\", "\\")
     text = text.replace("tfrac", "frac").replace("dfrac", "frac")

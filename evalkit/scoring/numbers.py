@@ -60,17 +60,19 @@ _CURRENCY_SIGNS = "$€£₽₴"
 
 _NUMBER = re.compile(
     rf"""
-    (?P<sign>(?<![\w\-\u2212])[-\u2212])?        # a minus that does not follow a word or digit
+    (?P<sign>(?<![\w\-\u2212\u2013])[-\u2212\u2013])?  # a minus (or an en dash against the digits: "–150")
+                                                  # that does not follow a word or digit
     (?P<currency>[{_CURRENCY_SIGNS}]\s?)?          # a currency sign before the digits
     (?<![\d.,])                                   # never start inside another number
     (?P<body>
         \d{{1,3}}(?:(?:[{_SPACES}]|\\,)\d{{3}}(?!\d))+(?:[.,]\d+)?   # space- (or LaTeX \,-) grouped thousands
+      | \d{{1,3}}(?:['\u2019]\d{{3}}(?!\d))+(?:[.,]\d+)?          # apostrophe-grouped thousands ("1'250")
       | \d+(?:[.,]\d+)*                                       # digits with dots / commas
     )
     """,
     re.VERBOSE,
 )
-_OPERATOR = re.compile(r"\s*(?:[+\-−×x·*/:÷]|\\cdot|\\times|\\div)\s*", re.IGNORECASE)
+_OPERATOR = re.compile(r"\s*(?:[+\-−–×x·*/:÷]|\\cdot|\\times|\\div)\s*", re.IGNORECASE)
 _EQUALS = re.compile(r"\s*(?:=|≈|\\approx)\s*")
 
 
@@ -101,7 +103,7 @@ def _money_near(text: str, start: int, end: int, sign: bool) -> bool:
 
 def _body_values(body: str, lang: str, money: bool) -> tuple[list[Decimal], str | None]:
     """Interpret one matched digit run (a run that is not one number, a date like 12.05.2023, splits up)."""
-    for space in (*_SPACES, "\\,"):
+    for space in (*_SPACES, "\\,", "'", "\u2019"):
         body = body.replace(space, "")
     marks = [c for c in body if c in ".,"]
     if not marks:

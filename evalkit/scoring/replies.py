@@ -139,6 +139,11 @@ _OPEN_END = re.compile(
 )
 
 
+# one-letter unit symbols that are also prepositions ("12 с" is seconds, "5 s" too); a conjunction after a number
+# ("Teraz dodajemy 27 i", "3 и") is no unit: the reply stopped mid-way
+_UNIT_LETTERS = frozenset("smglhtсмглчт")
+
+
 def stops_midway(text: str) -> bool:
     """Whether a reply stops before it ends (a stream cut off, a token limit the server did not report): it ends
     on an operator or an open formula ("$$15 \\times$$", "= "), a colon or comma, a dangling conjunction or
@@ -176,7 +181,8 @@ def stops_midway(text: str) -> bool:
             continue
         # the dangling words count in lower case only: "Odpověď: A" ends on a letter, not on the Czech "a"; a
         # one-letter word right after a number is its unit ("12 с", "5 s")
-        unit = len(found.group()) == 1 and re.search(r"\d\s*$", tail[: words.start() + found.start()]) is not None
+        after_number = re.search(r"\d\s*$", tail[: words.start() + found.start()]) is not None
+        unit = found.group() in _UNIT_LETTERS and after_number
         if (found.group().islower() and not unit) if name == "dangling" else len(found.group().strip()) >= 2:
             return True
     return False

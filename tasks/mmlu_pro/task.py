@@ -109,7 +109,9 @@ class MMLUPro(Task):
         return [Message("user", prompt)]
 
     def score(self, sample: Sample, completion: str, lang: str) -> Score:
-        reading = read_choice(completion, len(sample.fields["options"]))
+        # an answer given as an option's text is matched against the item's texts (an audit row has none)
+        texts = None if sample.fields.get("options_unknown") else sample.fields["options"]
+        reading = read_choice(completion, len(sample.fields["options"]), texts)
         return Score(
             extracted=reading.fields("choice"),
             values={"accuracy": float(reading.value == sample.target), "no_answer": float(reading.value is None)},
@@ -131,8 +133,12 @@ class MMLUPro(Task):
         return Score(extracted=extracted, values=values)
 
     def audit_sample(self, expected: str | None, row: Mapping[str, Any]) -> Sample:
+        options = row.get("options")
+        if isinstance(options, list) and options:
+            return Sample(id="audit", fields={"options": [str(o) for o in options]}, target=expected or "")
         n_options = int(row.get("n_options") or 10)
-        return Sample(id="audit", fields={"options": [f"option {i}" for i in range(n_options)]}, target=expected or "")
+        placeholders = [f"option {i}" for i in range(n_options)]
+        return Sample(id="audit", fields={"options": placeholders, "options_unknown": True}, target=expected or "")
 
     def summary_extra(self, extracted: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return reading_summary(extracted)

@@ -76,10 +76,13 @@ def test_bad_rows_are_named(tmp_path, capsys, row, message):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["audit_replies_heldout9.jsonl", "audit_replies_heldout10.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["audit_replies_heldout9.jsonl", "audit_replies_heldout10.jsonl", "audit_replies_heldout11.jsonl"]
+)
 def test_fresh_sets_read_at_least_98_percent_per_metric_and_finish_reason(name):
-    """Issue 25's held-out sets: each headline metric (GSM8K exact_match, MMLU-Pro letter, MATH answer) at ≥ 98%,
-    for the replies served as finished ("stop") and as cut by the token limit ("length") alike."""
+    """Issue 25's held-out sets (9, 10) and the blind set C (11): each headline metric (GSM8K exact_match,
+    MMLU-Pro letter, MATH answer) at ≥ 98%, for the replies served as finished ("stop") and as cut by the token
+    limit ("length") alike."""
     report = audit(read_rows(CASES / name), load_task)
     groups: dict[tuple[str, str], list[bool]] = {}
     for result in report.results:
