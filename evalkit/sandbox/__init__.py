@@ -85,6 +85,15 @@ class Limits:
     tmp_mb: int = 64  # size of the private /tmp
 
 
+def evaluator_limits(limits: Limits) -> dict[str, list[int]]:
+    """The trusted evaluator runs outside the solution's control group: its own rlimits bound what a hostile
+    answer can make it spend (decoding huge or hash-colliding values): address space like the run's (at least
+    256 MB for its own interpreter and the tests' data) and CPU a second over the program's."""
+    memory = max(256, limits.memory_mb) << 20
+    cpu = limits.cpu_s + 1
+    return {"RLIMIT_AS": [memory, memory], "RLIMIT_CPU": [cpu, cpu + 1], "RLIMIT_CORE": [0, 0]}
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Status
@@ -435,7 +444,7 @@ def _execute_as(program: Program, mode: VerdictMode, limits: Limits, kind: str, 
     job = {"code": program.prelude + "\n" + program.code if program.prelude.strip() else program.code,
            "tests": program.tests, "setup": program.setup, "prelude": program.prelude, "mode": mode,
            "limits": _rlimits(limits, whole_run),
-           "evaluator_limits": {"RLIMIT_AS": [2 << 30, 2 << 30], "RLIMIT_CORE": [0, 0]}}  # fmt: skip
+           "evaluator_limits": evaluator_limits(limits)}  # fmt: skip
     data = marshal.dumps(job)  # a lone surrogate in the code is just data (marshal keeps it)
     watch = _Watch(limits, group, started)
     try:

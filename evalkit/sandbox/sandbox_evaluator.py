@@ -156,8 +156,8 @@ def builtin_name(exc):
 def update_in_place(original, state):
     if not any(isinstance(original, base) and isinstance(state, base) for base in _MUTABLE_TYPES):
         return
-    if state == original:
-        return
+    if state == original and (not isinstance(original, dict) or list(state.items()) == list(original.items())):
+        return  # unchanged (a dict reordered in place is a change: its order is part of what the tests see)
     if isinstance(original, (list, bytearray)):
         original[:] = state
     elif isinstance(original, dict):
@@ -175,8 +175,18 @@ PURE_BUILTINS = frozenset(
 )
 
 
-class ModuleName(str):
-    """A module the solution imported: bound in the tests as the evaluator's own import of it."""
+class ModuleName:
+    """A module the solution's process holds, by name. Bound in the tests as the evaluator's own import of it
+    when the solution defined it as a global; anywhere else (a returned value, an exception's argument) it is an
+    opaque object equal only to itself — never the string of its name."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name if type(name) is str else ""
+
+    def __repr__(self):
+        return f"<module {self.name!r} of the solution>"
 
 
 #: Modules the evaluator never imports on the solution's say-so (side effects at import time).
@@ -187,7 +197,8 @@ NEVER_IMPORTED = {"antigravity", "this", "__hello__", "__phello__", "idlelib", "
 def importable(name):
     """Only the standard library (or a module already loaded here), never one with import-time side effects."""
     top = name.split(".")[0]
-    if top in NEVER_IMPORTED or not all(part.isidentifier() for part in name.split(".")):
+    if top in NEVER_IMPORTED or not all(part.isidentifier() for part in name.split(".")) \
+            or "__main__" in name.split("."):  # a package's __main__ runs its program when imported
         return False
     return top in getattr(sys, "stdlib_module_names", ()) or name in sys.modules
 
@@ -331,11 +342,11 @@ def judge(job, channel):
             if type(name) is not str or hasattr(builtins, name) or (names is not None and name not in names):
                 continue
             if isinstance(value, ModuleName):
-                if not importable(str.__str__(value)):
+                if not importable(value.name):
                     continue
                 try:
-                    namespace[name] = __import__(str.__str__(value))
-                    for part in str.__str__(value).split(".")[1:]:
+                    namespace[name] = __import__(value.name)
+                    for part in value.name.split(".")[1:]:
                         namespace[name] = getattr(namespace[name], part)
                 except Exception:  # noqa: BLE001 - not importable here: the tests get a NameError
                     pass

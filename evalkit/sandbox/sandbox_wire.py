@@ -16,11 +16,16 @@ Tags (a JSON array starting with a tag; JSON null/true/false/str/number stand fo
   ["t", [..]] tuple · ["s", [..]] set · ["fs", [..]] frozenset · ["d", [[k, v], ..]] dict ·
   ["h", n] a handle to an object of the solution · ["r", n] an object of the tests (called back) ·
   ["bi", name] a builtin function or type (by name) · ["m", name] a module (imported by name on the other side)
+  ["od", [[k, v], ..]] OrderedDict · ["ct", [[k, v], ..]] Counter · ["dq", [..]] deque · ["fr", num, den] Fraction ·
+  ["dc", text] Decimal — standard-library value types, recognised by exact type (from modules the sender has
+  already imported) and rebuilt as the same type, so their equality (order for OrderedDict, zero counts for
+  Counter, exact fractions and decimals) is Python's.
 """
 
 import _json
 import marshal
 import os
+import sys
 
 MAX_MESSAGE = 32 << 20  # bytes of one message; larger is a protocol failure (of the side that sent it)
 MAX_DEPTH = 200
@@ -140,6 +145,9 @@ def _encode(value, other, ordered_dict, depth, budget):
     if kind is dict:
         return ["d", [[_encode(k, other, ordered_dict, deeper, budget), _encode(v, other, ordered_dict, deeper, budget)]
                       for k, v in value.items()]]
+    special = _value_type(value, other, depth, budget)
+    if special is not None:
+        return special
     # Subclasses (and the rarer exact types): read through the base type's own methods.
     if isinstance(value, bool):
         return bool.__bool__(value)
@@ -172,6 +180,26 @@ def _encode(value, other, ordered_dict, depth, budget):
     if isinstance(value, set):
         return ["s", [_encode(item, other, ordered_dict, deeper, budget) for item in set.__iter__(value)]]
     return other(value)
+
+
+def _value_type(value, other, depth, budget):
+    """The tagged form of an OrderedDict, Counter, deque, Fraction or Decimal (exact types only), else None."""
+    kind = type(value)
+    collections, fractions, decimal = (sys.modules.get(name) for name in ("collections", "fractions", "decimal"))
+    deeper = depth + 1
+    if collections is not None and kind in (collections.OrderedDict, collections.Counter):
+        keys = collections.OrderedDict.__iter__(value) if kind is collections.OrderedDict else dict.__iter__(value)
+        pairs = [[_encode(k, other, None, deeper, budget), _encode(dict.__getitem__(value, k), other, None, deeper,
+                                                                    budget)] for k in keys]  # fmt: skip
+        return ["od" if kind is collections.OrderedDict else "ct", pairs]
+    if collections is not None and kind is collections.deque:
+        return ["dq", [_encode(item, other, None, deeper, budget) for item in collections.deque.__iter__(value)]]
+    if fractions is not None and kind is fractions.Fraction:
+        return ["fr", _encode(int(value.numerator), other, None, deeper, budget),
+                _encode(int(value.denominator), other, None, deeper, budget)]
+    if decimal is not None and kind is decimal.Decimal:
+        return ["dc", decimal.Decimal.__str__(value)]
+    return None
 
 
 def same_order(make, items):
@@ -283,4 +311,26 @@ def _decode(data, resolve, depth, budget):
         return bytearray.fromhex(body)
     if tag in ("h", "r", "bi", "m"):
         return resolve(tag, body)
+    if tag in ("od", "ct"):
+        import collections  # noqa: PLC0415 - only when such a value crosses
+
+        pairs = [(_decode(k, resolve, deeper, budget), _decode(v, resolve, deeper, budget)) for k, v in body]
+        return collections.OrderedDict(pairs) if tag == "od" else collections.Counter(dict(pairs))
+    if tag == "dq":
+        import collections  # noqa: PLC0415
+
+        return collections.deque(_decode(item, resolve, deeper, budget) for item in body)
+    if tag == "fr":
+        numerator, denominator = _decode(body, resolve, deeper, budget), _decode(data[2], resolve, deeper, budget)
+        if type(numerator) is not int or type(denominator) is not int or denominator <= 0:
+            raise ValueError("malformed fraction")
+        import fractions  # noqa: PLC0415
+
+        return fractions.Fraction(numerator, denominator)
+    if tag == "dc":
+        if type(body) is not str or len(body) > 1000:
+            raise ValueError("malformed decimal")
+        import decimal  # noqa: PLC0415
+
+        return decimal.Decimal(body)
     raise ValueError(f"unknown tag {tag!r}")

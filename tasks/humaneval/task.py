@@ -120,7 +120,10 @@ class HumanEval(CodeTask):
             rule = "prompt + completion (the reply is the body)"
             code = head + prompt + rest
         if fields["schema"] == "humaneval":
-            return Program(code, tests=f"{fields['test']}\n\ncheck({entry})\n"), rule
+            # The prompt's own helpers (HumanEval/32's `poly`, 38's `encode_cyclic`) are the tests' too: they run on
+            # the trusted side, so a solution that redefines one cannot change what the tests compute with it.
+            return Program(code, tests=f"{fields['test']}\n\ncheck({entry})\n",
+                           setup=trusted_helpers(prompt, entry)), rule
         checks = (  # Python literals (repr), not JSON: a test may hold True, False or None
             f"_tests = {fields['tests']!r}\n"
             f"_outputs = {fields['outputs']!r}\n"
@@ -130,6 +133,17 @@ class HumanEval(CodeTask):
             "f'test {_number}: got {_got!r}, expected {_expected}'\n"
         )
         return Program(code, tests=checks), rule
+
+
+def trusted_helpers(prompt: str, entry: str) -> str:
+    """The prompt's top-level statements but the entry function itself (imports, helper functions, constants)."""
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return ""
+    kept = [ast.get_source_segment(prompt, node) or "" for node in tree.body
+            if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry)]  # fmt: skip
+    return "\n\n".join(part for part in kept if part) + "\n" if any(kept) else ""
 
 
 def packaged_humaneval() -> list[dict[str, Any]]:
