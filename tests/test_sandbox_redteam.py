@@ -15,8 +15,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from evalkit.sandbox import Limits, Program, run, run_many
 
 ROOT = Path(__file__).resolve().parent.parent
