@@ -1,9 +1,8 @@
 """Second red team on issue 24 (a run that never lies): config-file and evaluate() faces, several models,
 rescore of hand-edited or changed runs, resume of judged flows, concurrency with failures, and the commands
 that read results (gate, trend, leaderboard). Each test asserts the CORRECT behaviour; the ones that fail
-that found a bug were fixed in evalkit; two stay marked xfail(strict=True) with the cause: a20 (a verdict still
-unreadable after its re-ask is counted in extra and left out, by design, not a failed item) and a34 (an Arena-Hard
-v2 category baseline that covers every question, left for the Arena-Hard owner)."""
+that found a bug were fixed in evalkit; one stays marked xfail(strict=True) with the cause: a20 (a verdict still
+unreadable after its re-ask is counted in extra and left out, by design, not a failed item)."""
 
 import json
 import shutil
@@ -681,9 +680,6 @@ def arena_reply(messages, answer="Ответ модели"):
     return answer + " слово" * 10
 
 
-@pytest.mark.xfail(strict=True, reason="BROKEN: arena_hard task.statistic anchors the score on run.requested[0] "
-                   "('handwritten') even when a category baseline covers every question: after every judge request "
-                   "is spent the run dies with `baseline 'handwritten' has no battles`, exit 1 (internal error)")
 def test_a34_arena_category_baseline_answers_changed_rejudge_only_their_games(tmp_path, capsys):
     alt = tmp_path / "alt.jsonl"
 

@@ -150,7 +150,10 @@ class ArenaHard(JudgedTask):
         baselines = {r["baseline"] for r in records}
         # several baselines (one per category) pool as arena-hard-auto v2 does: per-question scores together
         pooled_method = method if len(baselines) <= 1 else "v2"
-        scores = score_models(records, baseline.name, pooled_method, rounds, seed)
+        # one baseline in the records (a category baseline that covers every question): the score is against it
+        anchor = next(iter(baselines)) if len(baselines) == 1 else baseline.name
+        baseline = run.references.get(anchor, baseline)
+        scores = score_models(records, anchor, pooled_method, rounds, seed)
         result = scores[0] if scores else None
         ok = [a[-1] for a in answers.values() if a[-1].ok]
         answered, counter = count_tokens([c.text for c in ok], [c.usage.completion_tokens for c in ok])
