@@ -46,9 +46,6 @@ from evalkit.stats.mt_bench import table_from_files as mt_bench_table
 from evalkit.stats.style_control import LENGTH_UNITS
 from evalkit.types import finite_number
 
-LM_EVAL_PREFIX = "lm_eval:"
-ARENA_DEFAULT_BASELINE = "local:smollm2"
-
 ENGINE_FLAGS = (
     ("tensor_parallel_size", int), ("data_parallel_size", int), ("pipeline_parallel_size", int),
     ("max_model_len", int), ("dtype", str), ("gpu_memory_utilization", float), ("enforce_eager", None),

@@ -11,8 +11,8 @@ line.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -176,10 +176,6 @@ def _coerce(key: str, value: Any, kind: str, place: str) -> Any:
     return value
 
 
-def defaults() -> dict[str, Any]:
-    return {f.name: f.default for f in fields(RunConfig) if f.default is not MISSING}
-
-
 def read_config_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """The settings of a YAML or TOML run file and, per key, `file:line` (for error messages)."""
     try:
@@ -241,9 +237,3 @@ def _flat(values: Mapping[str, Any], path: Path) -> dict[str, Any]:
 def merge(file_values: Mapping[str, Any], explicit: Mapping[str, Any]) -> dict[str, Any]:
     """Flags given on the command line override the file."""
     return {**file_values, **explicit}
-
-
-def as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return (value,) if isinstance(value, str) else tuple(value)

@@ -47,6 +47,10 @@ class Game:
     reask: str
     choice: Choice[Any] | None = None  # how choice mode asks for the verdict (None: as text in any mode)
 
+    @property
+    def query(self) -> JudgeQuery:
+        return JudgeQuery(self.messages, self.reask, self.choice)
+
 
 @dataclass(frozen=True)
 class JudgedRun:
@@ -246,8 +250,7 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
             continue
         for place, game in enumerate(task.games(run, sample, [c.text for c in answers])):
             every_game.append(game)
-            slots.append((sample.id, place, judge.request_key(JudgeQuery(game.messages, game.reask, game.choice),
-                                                               config)))  # fmt: skip
+            slots.append((sample.id, place, judge.request_key(game.query, config)))
     done = {slot_of(r) for r in read_judgments(log_path)}
     pending = [index for index, slot in enumerate(slots) if slot not in done]
     games = [every_game[i] for i in pending]
@@ -260,13 +263,13 @@ def run_judged(prepared: PreparedRun, backend: Backend, judge: Judge | None,
             failed.append((question, f"judge: {judgment.error}"))  # not recorded: asked again next time
             return
         game = games[index]
-        sent = judge.request(JudgeQuery(game.messages, game.reask, game.choice), config)
+        sent = judge.request(game.query, config)
         log.append({**game.record, **task.verdict_record(game, judgment), "request_key": key, "game_slot": place,
                     "judge_messages": [m.to_dict() for m in sent.messages],
                     "judge_config": sent.config.to_dict()})  # fmt: skip
 
     try:
-        judge.run([JudgeQuery(g.messages, g.reask, g.choice) for g in games], parse=None,
+        judge.run([g.query for g in games], parse=None,
                   description=f"{task.name}/{lang} judge", read=task.read_verdict,
                   config=config, on_judgment=record)  # fmt: skip
     finally:

@@ -58,19 +58,6 @@ def check_ranges(values: Mapping[str, Any]) -> None:
             raise PlanError(f"--{flag} {value!r}: must be {wanted}")
 
 
-def split_list(text: str | None, flag: str, allow_all: bool = True) -> list[str] | None:
-    """A comma-separated flag value; None means 'all'. Empty entries, an empty list and duplicates are refused."""
-    if text is None or (allow_all and text.strip() == "all"):
-        return None
-    parts = [part.strip() for part in text.split(",")]
-    if not text.strip() or any(not part for part in parts):
-        raise PlanError(f"--{flag} {text!r}: empty name in the list (use 'all' or name them, comma-separated)")
-    duplicates = sorted({part for part in parts if parts.count(part) > 1})
-    if duplicates:
-        raise PlanError(f"--{flag} {text!r}: named more than once: {', '.join(duplicates)}")
-    return parts
-
-
 @dataclass(frozen=True)
 class Pairs:
     """The (task, language) pairs a run evaluates, and those left out of an 'all' with the reason."""
